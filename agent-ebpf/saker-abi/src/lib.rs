@@ -1,0 +1,281 @@
+//! The one event ABI shared by saker's kernel programs and its userspace agent.
+//!
+//! Everything that crosses the ring buffer or a BPF map is defined here and nowhere
+//! else: the record header, the blob framing of variable-length arguments, the
+//! configuration and counter maps, and the syscall table that says, per syscall,
+//! which arguments the kernel must copy and how.
+//!
+//! Wire format of one record (little endian, as the host):
+//!
+//! ```text
+//! EventHeader (size_of::<EventHeader>() bytes)
+//! nblobs × { BlobHeader (4 bytes) ; len bytes }
+//! ```
+#![no_std]
+
+pub mod syscalls;
+
+pub use syscalls::{ArgKind, ArgSpec, SyscallPlan};
+
+/// Highest syscall number + 1 that the tables cover (x86_64 tops out below this).
+pub const MAX_SYSCALLS: usize = 512;
+/// Words of the syscall-interest bitmap.
+pub const INTEREST_WORDS: usize = MAX_SYSCALLS / 64;
+
+/// Largest record the kernel will emit; larger ones are truncated blob by blob.
+pub const MAX_EVENT_SIZE: usize = 16384;
+/// Cap on one path or string argument, including its NUL.
+pub const STR_MAX: usize = 4096;
+/// Cap on the argv blob (NUL-separated strings), and on the number of argv entries.
+pub const ARGV_MAX_BYTES: usize = 4096;
+pub const ARGV_MAX_ARGS: usize = 64;
+/// Bytes of a socket address we copy (sockaddr_un is the largest family we decode).
+pub const SOCKADDR_MAX: usize = 112;
+/// Bytes of an I/O buffer we copy, as Falco's default snaplen.
+pub const BUF_SNAPLEN: usize = 80;
+/// Per-CPU scratch the kernel builds a record in. It is larger than
+/// MAX_EVENT_SIZE so that a bounded copy starting at any masked offset below
+/// MAX_EVENT_SIZE stays inside the buffer, which is what the verifier checks.
+pub const SCRATCH_SIZE: usize = MAX_EVENT_SIZE + STR_MAX + 256;
+
+/// Kinds of record.
+pub mod kind {
+    /// A whole syscall: arguments, copied blobs and result, emitted at exit.
+    pub const SYSCALL: u8 = 1;
+    /// The enter half of a syscall whose arguments must be read before it runs
+    /// (execve: argv is gone once the new image replaces memory).
+    pub const SYSCALL_ENTER: u8 = 2;
+    /// The exit half (result only) matching a `SYSCALL_ENTER` on the same thread.
+    pub const SYSCALL_EXIT: u8 = 3;
+    /// A new task's own return from clone/fork/vfork/clone3 (res is 0 there).
+    /// The header describes the child; `syscall_nr` says which call made it.
+    pub const CLONE_CHILD: u8 = 4;
+    /// A task exited (sched_process_exit). `res` is 1 when the whole thread group is gone.
+    pub const PROC_EXIT: u8 = 5;
+}
+
+/// Header flags.
+pub mod hdr_flags {
+    /// At least one blob was truncated at its cap.
+    pub const TRUNCATED: u16 = 1;
+    /// ppid/vpid/pidns/loginuid/tty/capabilities were read from the task.
+    pub const TASK_INFO: u16 = 2;
+    /// The enter half was not seen (the agent attached mid-syscall, or the
+    /// stash was full): args are zero and only `res` is meaningful.
+    pub const NO_ENTER: u16 = 4;
+}
+
+/// Blob flags.
+pub mod blob_flags {
+    /// The value hit its size cap and was cut.
+    pub const TRUNCATED: u8 = 1;
+    /// Reading user memory failed (bad pointer, page not present); no bytes follow.
+    pub const FAULT: u8 = 2;
+}
+
+/// Fixed part of every record.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EventHeader {
+    /// Total record length in bytes, header and blobs.
+    pub len: u32,
+    pub kind: u8,
+    pub nblobs: u8,
+    pub flags: u16,
+    /// CLOCK_BOOTTIME in ns when the record was made; userspace adds the
+    /// realtime offset (boot time is monotonic across suspend and NTP steps).
+    pub ts_ns: u64,
+    /// Native syscall number (x86_64 numbering on x86_64).
+    pub syscall_nr: u32,
+    pub cpu: u32,
+    /// Host-view thread and thread-group ids.
+    pub tid: u32,
+    pub pid: u32,
+    /// Host-view tgid of the real parent, 0 when unknown.
+    pub ppid: u32,
+    /// Ids in the task's own PID namespace, 0 when unknown.
+    pub vtid: u32,
+    pub vpid: u32,
+    /// Inode number of the task's PID namespace, 0 when unknown.
+    pub pidns: u32,
+    pub uid: u32,
+    pub gid: u32,
+    /// Audit login uid, `u32::MAX` when unset or unknown.
+    pub loginuid: u32,
+    /// Controlling terminal as a device number (`major << 20 | minor`), 0 when none.
+    pub tty: u32,
+    /// cgroup v2 id (inode of the task's cgroup directory in the unified hierarchy).
+    pub cgroup_id: u64,
+    /// Syscall return value (negative errno on failure).
+    pub res: i64,
+    /// Raw syscall arguments as the registers held them.
+    pub args: [u64; 6],
+    pub cap_effective: u64,
+    pub cap_permitted: u64,
+    pub cap_inheritable: u64,
+    pub comm: [u8; 16],
+}
+
+pub const HEADER_SIZE: usize = core::mem::size_of::<EventHeader>();
+
+/// Frames one variable-length argument after the header.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BlobHeader {
+    /// Index (0..6) of the syscall argument this value belongs to.
+    pub arg: u8,
+    pub flags: u8,
+    /// Bytes that follow (strings keep their NUL; argv is NUL-separated).
+    pub len: u16,
+}
+
+pub const BLOB_HEADER_SIZE: usize = core::mem::size_of::<BlobHeader>();
+
+/// Where a task must be to be traced.
+pub mod scope {
+    /// Every task on the host.
+    pub const HOST: u32 = 0;
+    /// Only tasks outside the host's PID namespace.
+    pub const CONTAINERS: u32 = 1;
+    /// Only tasks in one PID namespace (sidecar mode).
+    pub const TARGET_PIDNS: u32 = 2;
+}
+
+/// Counters, one slot each in the per-CPU `COUNTERS` map.
+pub mod counter {
+    /// Records that reached the ring buffer.
+    pub const SENT: u32 = 0;
+    /// Records lost because the ring buffer was full.
+    pub const DROP_RING_FULL: u32 = 1;
+    /// Arguments that could not be read from user memory.
+    pub const READ_FAULT: u32 = 2;
+    /// Records that carried a truncated value (still delivered).
+    pub const TRUNCATED: u32 = 3;
+    /// Syscalls whose enter half could not be stashed (map full); still
+    /// delivered, flagged NO_ENTER.
+    pub const DROP_STASH_FULL: u32 = 4;
+    pub const COUNT: u32 = 5;
+}
+
+/// Offsets into kernel structures, discovered by userspace from the running
+/// kernel's BTF at load time (nothing hard-coded: a field that BTF does not
+/// have is `UNKNOWN` and the kernel side skips it).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KernelOffsets {
+    pub task_real_parent: u32,
+    pub task_tgid: u32,
+    pub task_thread_pid: u32,
+    pub task_loginuid: u32,
+    pub task_signal: u32,
+    pub task_cred: u32,
+    pub pid_level: u32,
+    pub pid_numbers: u32,
+    /// size_of(struct upid)
+    pub upid_size: u32,
+    pub upid_nr: u32,
+    pub upid_ns: u32,
+    /// offset of `ns.inum` inside `struct pid_namespace`
+    pub pidns_inum: u32,
+    pub signal_tty: u32,
+    pub tty_index: u32,
+    pub tty_driver: u32,
+    pub driver_major: u32,
+    pub driver_minor_start: u32,
+    pub cred_cap_inheritable: u32,
+    pub cred_cap_permitted: u32,
+    pub cred_cap_effective: u32,
+}
+
+impl KernelOffsets {
+    pub const UNKNOWN: u32 = u32::MAX;
+    pub const ALL_UNKNOWN: Self = Self {
+        task_real_parent: Self::UNKNOWN,
+        task_tgid: Self::UNKNOWN,
+        task_thread_pid: Self::UNKNOWN,
+        task_loginuid: Self::UNKNOWN,
+        task_signal: Self::UNKNOWN,
+        task_cred: Self::UNKNOWN,
+        pid_level: Self::UNKNOWN,
+        pid_numbers: Self::UNKNOWN,
+        upid_size: Self::UNKNOWN,
+        upid_nr: Self::UNKNOWN,
+        upid_ns: Self::UNKNOWN,
+        pidns_inum: Self::UNKNOWN,
+        signal_tty: Self::UNKNOWN,
+        tty_index: Self::UNKNOWN,
+        tty_driver: Self::UNKNOWN,
+        driver_major: Self::UNKNOWN,
+        driver_minor_start: Self::UNKNOWN,
+        cred_cap_inheritable: Self::UNKNOWN,
+        cred_cap_permitted: Self::UNKNOWN,
+        cred_cap_effective: Self::UNKNOWN,
+    };
+}
+
+/// The single entry of the `CONFIG` map.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// The agent's own tgid: never traced.
+    pub self_tgid: u32,
+    /// One of `scope::*`.
+    pub scope: u32,
+    /// dev/inode of the PID namespace for `scope::TARGET_PIDNS`, or of the host's
+    /// for `scope::CONTAINERS`.
+    pub pidns_dev: u64,
+    pub pidns_ino: u64,
+    /// Layout of the syscall tracepoint records, read from tracefs `format`.
+    pub tp_enter_args_off: u32,
+    pub tp_exit_ret_off: u32,
+    pub tp_nr_off: u32,
+    pub _pad: u32,
+    pub offsets: KernelOffsets,
+}
+
+impl Config {
+    pub const DEFAULT: Self = Self {
+        self_tgid: 0,
+        scope: scope::HOST,
+        pidns_dev: 0,
+        pidns_ino: 0,
+        tp_enter_args_off: 16,
+        tp_exit_ret_off: 16,
+        tp_nr_off: 8,
+        _pad: 0,
+        offsets: KernelOffsets::ALL_UNKNOWN,
+    };
+}
+
+/// Names of the maps and programs in the eBPF object, so both sides agree.
+pub mod names {
+    pub const EVENTS: &str = "EVENTS";
+    pub const CONFIG: &str = "CONFIG";
+    pub const INTEREST: &str = "INTEREST";
+    pub const PLANS: &str = "PLANS";
+    pub const COUNTERS: &str = "COUNTERS";
+    pub const STASH: &str = "STASH";
+    pub const PROG_SYS_ENTER: &str = "saker_sys_enter";
+    pub const PROG_SYS_EXIT: &str = "saker_sys_exit";
+    pub const PROG_PROC_EXIT: &str = "saker_proc_exit";
+}
+
+#[cfg(feature = "user")]
+mod wire;
+#[cfg(feature = "user")]
+pub use wire::{Blob, Blobs, Record, WireError};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_layout_is_stable() {
+        // Both sides compile this struct, but a change in size means every reader
+        // and recorded capture must change too: make it a deliberate act.
+        assert_eq!(HEADER_SIZE, 168);
+        assert_eq!(HEADER_SIZE % 8, 0);
+        assert_eq!(BLOB_HEADER_SIZE, 4);
+        const { assert!(SCRATCH_SIZE >= MAX_EVENT_SIZE + STR_MAX) };
+    }
+}

@@ -1,0 +1,158 @@
+//! The seam between the loader and the compiler: what the collector hands on
+//! after reading every file and applying overrides, appends and exceptions.
+//!
+//! The loader owns everything that produces these values; the compiler owns
+//! everything that consumes them. Conditions stay as source text here, with the
+//! position of that text in its file, so that a parse or compile error can be
+//! reported at the right file, line and column.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// A place in a rules file. Lines and columns are 1-based.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Pos {
+    pub file: Arc<PathBuf>,
+    pub line: u32,
+    pub col: u32,
+}
+
+/// A piece of condition source text and where its first character sits.
+///
+/// `text` may be the concatenation of several YAML values (a condition plus
+/// appends, or the condition generated from exceptions); `pieces` maps byte
+/// ranges of `text` back to their origin so an error at a byte offset can be
+/// reported in the right file and line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Source {
+    pub text: String,
+    pub pieces: Vec<SourcePiece>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SourcePiece {
+    /// Byte range within `Source::text`.
+    pub start: usize,
+    pub end: usize,
+    /// Where `text[start]` sits in the file.
+    pub pos: Pos,
+}
+
+impl Source {
+    /// Where byte `offset` of `text` came from (best effort: the line and
+    /// column are exact for text taken verbatim from a single-line or literal
+    /// block scalar, and the start of the piece otherwise).
+    pub fn pos_of(&self, offset: usize) -> Option<Pos> {
+        let piece = self
+            .pieces
+            .iter()
+            .find(|p| offset >= p.start && offset < p.end.max(p.start + 1))
+            .or_else(|| self.pieces.last())?;
+        let before = &self.text[piece.start..offset.min(self.text.len()).max(piece.start)];
+        let newlines = before.matches('\n').count() as u32;
+        let mut pos = piece.pos.clone();
+        if newlines == 0 {
+            pos.col += before.chars().count() as u32;
+        } else {
+            pos.line += newlines;
+            pos.col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) as u32 + 1;
+        }
+        Some(pos)
+    }
+}
+
+/// Falco priorities, most severe first (so `<=` means "at least as severe").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Priority {
+    Emergency,
+    Alert,
+    Critical,
+    Error,
+    Warning,
+    Notice,
+    Informational,
+    Debug,
+}
+
+impl Priority {
+    /// Parses a priority case-insensitively, accepting Falco's aliases
+    /// (`info`, `warn`, `err`, `crit`, `emerg`...).
+    pub fn parse(s: &str) -> Option<Priority> {
+        Some(match s.to_ascii_lowercase().as_str() {
+            "emergency" | "emerg" => Priority::Emergency,
+            "alert" => Priority::Alert,
+            "critical" | "crit" => Priority::Critical,
+            "error" | "err" => Priority::Error,
+            "warning" | "warn" => Priority::Warning,
+            "notice" => Priority::Notice,
+            "informational" | "info" => Priority::Informational,
+            "debug" => Priority::Debug,
+            _ => return None,
+        })
+    }
+
+    /// As Falco writes it in alerts ("Warning", "Critical", ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Priority::Emergency => "Emergency",
+            Priority::Alert => "Alert",
+            Priority::Critical => "Critical",
+            Priority::Error => "Error",
+            Priority::Warning => "Warning",
+            Priority::Notice => "Notice",
+            Priority::Informational => "Informational",
+            Priority::Debug => "Debug",
+        }
+    }
+}
+
+/// A list after inlining: the items of earlier lists named in it are spliced in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListDef {
+    pub name: String,
+    pub items: Vec<String>,
+    pub pos: Pos,
+}
+
+/// A macro, with appends applied. Macros may only use macros defined earlier
+/// in load order (`index` is that order); rules may use all of them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MacroDef {
+    pub name: String,
+    pub condition: Source,
+    pub pos: Pos,
+    pub index: usize,
+}
+
+/// A rule, with overrides, appends and exceptions applied. Exceptions are
+/// already folded into `condition` (as `(cond) and not (exc1 or exc2 ...)`,
+/// exactly as Falco builds them).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuleDef {
+    pub name: String,
+    pub desc: String,
+    pub condition: Source,
+    pub output: String,
+    pub output_pos: Pos,
+    pub priority: Priority,
+    /// `syscall` unless the file says otherwise; rules of other sources are
+    /// kept (listed, validated) but not run against syscall events.
+    pub source: String,
+    pub enabled: bool,
+    pub tags: Vec<String>,
+    pub warn_evttypes: bool,
+    pub skip_if_unknown_filter: bool,
+    pub capture: bool,
+    pub capture_duration: Option<u64>,
+    pub pos: Pos,
+}
+
+/// Everything the files defined, in load order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Collected {
+    pub lists: Vec<ListDef>,
+    pub macros: Vec<MacroDef>,
+    pub rules: Vec<RuleDef>,
+    /// Highest `required_engine_version` seen, if any.
+    pub required_engine_version: Option<String>,
+}
