@@ -1,0 +1,1 @@
+//! saker-filter: the Falco condition language.

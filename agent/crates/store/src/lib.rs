@@ -1,0 +1,1 @@
+//! saker-store: every alert, durable and queryable.
