@@ -114,14 +114,16 @@ pub struct ListDef {
     pub pos: Pos,
 }
 
-/// A macro, with appends applied. Macros may only use macros defined earlier
-/// in load order (`index` is that order); rules may use all of them.
+/// A macro, with appends applied. A macro may only use macros whose `index`
+/// is below its own `visibility` (its definition's place in load order, moved
+/// forward by a later redefinition or append); rules may use all of them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MacroDef {
     pub name: String,
     pub condition: Source,
     pub pos: Pos,
     pub index: usize,
+    pub visibility: usize,
 }
 
 /// A rule, with overrides, appends and exceptions applied. Exceptions are
@@ -139,6 +141,7 @@ pub struct RuleDef {
     /// kept (listed, validated) but not run against syscall events.
     pub source: String,
     pub enabled: bool,
+    /// Sorted and deduplicated, as Falco keeps them (a set).
     pub tags: Vec<String>,
     pub warn_evttypes: bool,
     pub skip_if_unknown_filter: bool,
@@ -155,4 +158,6 @@ pub struct Collected {
     pub rules: Vec<RuleDef>,
     /// Highest `required_engine_version` seen, if any.
     pub required_engine_version: Option<String>,
+    /// Each `required_plugin_versions` entry: (name, version) and its alternatives.
+    pub required_plugin_versions: Vec<Vec<(String, String)>>,
 }
