@@ -1,1 +1,8 @@
-//! saker: the userspace agent. Data flows kernel → capture → state → rules → alerts → outputs/store/api.
+//! saker: the userspace agent.
+//!
+//! Data flows kernel → [`capture`] → state (`saker-state`) → rules
+//! (`saker-rules`, `saker-filter`) → alerts → outputs, store (`saker-store`)
+//! and api. The command-line front ends live in [`cli`].
+
+pub mod capture;
+pub mod cli;

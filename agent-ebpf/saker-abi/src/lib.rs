@@ -15,7 +15,7 @@
 
 pub mod syscalls;
 
-pub use syscalls::{ArgKind, ArgSpec, SyscallPlan};
+pub use syscalls::{plan_flags, ArgKind, ArgSpec, SyscallPlan};
 
 /// Highest syscall number + 1 that the tables cover (x86_64 tops out below this).
 pub const MAX_SYSCALLS: usize = 512;
@@ -34,9 +34,11 @@ pub const SOCKADDR_MAX: usize = 112;
 /// Bytes of an I/O buffer we copy, as Falco's default snaplen.
 pub const BUF_SNAPLEN: usize = 80;
 /// Per-CPU scratch the kernel builds a record in. It is larger than
-/// MAX_EVENT_SIZE so that a bounded copy starting at any masked offset below
-/// MAX_EVENT_SIZE stays inside the buffer, which is what the verifier checks.
-pub const SCRATCH_SIZE: usize = MAX_EVENT_SIZE + STR_MAX + 256;
+/// MAX_EVENT_SIZE so that a bounded copy (a string of up to STR_MAX, possibly
+/// itself at an offset of up to STR_MAX inside an argv blob) starting at any
+/// masked offset below MAX_EVENT_SIZE provably stays inside the buffer, which
+/// is what the verifier checks.
+pub const SCRATCH_SIZE: usize = MAX_EVENT_SIZE + 2 * STR_MAX + 256;
 
 /// Kinds of record.
 pub mod kind {
@@ -98,11 +100,15 @@ pub struct EventHeader {
     pub vpid: u32,
     /// Inode number of the task's PID namespace, 0 when unknown.
     pub pidns: u32,
+    /// Real uid/gid of the task (bpf_get_current_uid_gid).
     pub uid: u32,
     pub gid: u32,
+    /// Effective uid/gid (what Falco reports as user.uid); valid with TASK_INFO.
+    pub euid: u32,
+    pub egid: u32,
     /// Audit login uid, `u32::MAX` when unset or unknown.
     pub loginuid: u32,
-    /// Controlling terminal as a device number (`major << 20 | minor`), 0 when none.
+    /// Controlling terminal as /proc/PID/stat's tty_nr encodes it, 0 when none.
     pub tty: u32,
     /// cgroup v2 id (inode of the task's cgroup directory in the unified hierarchy).
     pub cgroup_id: u64,
@@ -164,6 +170,7 @@ pub mod counter {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct KernelOffsets {
     pub task_real_parent: u32,
+    pub task_group_leader: u32,
     pub task_tgid: u32,
     pub task_thread_pid: u32,
     pub task_loginuid: u32,
@@ -185,12 +192,15 @@ pub struct KernelOffsets {
     pub cred_cap_inheritable: u32,
     pub cred_cap_permitted: u32,
     pub cred_cap_effective: u32,
+    pub cred_euid: u32,
+    pub cred_egid: u32,
 }
 
 impl KernelOffsets {
     pub const UNKNOWN: u32 = u32::MAX;
     pub const ALL_UNKNOWN: Self = Self {
         task_real_parent: Self::UNKNOWN,
+        task_group_leader: Self::UNKNOWN,
         task_tgid: Self::UNKNOWN,
         task_thread_pid: Self::UNKNOWN,
         task_loginuid: Self::UNKNOWN,
@@ -210,6 +220,8 @@ impl KernelOffsets {
         cred_cap_inheritable: Self::UNKNOWN,
         cred_cap_permitted: Self::UNKNOWN,
         cred_cap_effective: Self::UNKNOWN,
+        cred_euid: Self::UNKNOWN,
+        cred_egid: Self::UNKNOWN,
     };
 }
 
@@ -262,6 +274,13 @@ pub mod names {
 
 #[cfg(feature = "user")]
 mod wire;
+
+// SAFETY: repr(C) structs of integers with no padding-sensitive invariants:
+// any byte pattern is a valid value, which is what Pod requires.
+#[cfg(feature = "user")]
+unsafe impl aya::Pod for Config {}
+#[cfg(feature = "user")]
+unsafe impl aya::Pod for SyscallPlan {}
 #[cfg(feature = "user")]
 pub use wire::{Blob, Blobs, Record, WireError};
 
@@ -273,7 +292,7 @@ mod tests {
     fn header_layout_is_stable() {
         // Both sides compile this struct, but a change in size means every reader
         // and recorded capture must change too: make it a deliberate act.
-        assert_eq!(HEADER_SIZE, 168);
+        assert_eq!(HEADER_SIZE, 176);
         assert_eq!(HEADER_SIZE % 8, 0);
         assert_eq!(BLOB_HEADER_SIZE, 4);
         const { assert!(SCRATCH_SIZE >= MAX_EVENT_SIZE + STR_MAX) };

@@ -126,131 +126,287 @@ impl SyscallDef {
     }
 }
 
-use ArgKind::{
-    Argv, Buf, CloneArgs, Fd, FdPair, Int, MsgHdr, OpenHow, Path, SockAddr, SockAddrOut, Str,
-};
-
-const N: ArgKind = ArgKind::None;
-
-macro_rules! sys {
-    ($nr:expr, $name:literal, [$($an:literal),*], [$($k:tt),*] $(, $flags:expr)?) => {
-        SyscallDef {
-            nr: $nr,
-            name: $name,
-            arg_names: &[$($an),*],
-            args: &[$(sys!(@arg $k)),*],
-            flags: 0 $(| $flags)?,
-        }
-    };
-    (@arg ($k:expr, $aux:expr)) => { ($k, $aux) };
-    (@arg $k:ident) => { ($k, 0) };
-}
-
-use plan_flags::{AT_ENTER, CLONE};
-
-/// Every syscall saker can capture, x86_64 numbering.
+/// The table is per architecture (syscall numbers differ); the kernel side
+/// never needs it, it reads the `PLANS` map built from it.
 #[cfg(target_arch = "x86_64")]
-pub const SYSCALLS: &[SyscallDef] = &[
-    sys!(0, "read", ["fd", "data", "size"], [Fd, (Buf, 2), Int]),
-    sys!(1, "write", ["fd", "data", "size"], [Fd, (Buf, 2), Int]),
-    sys!(2, "open", ["name", "flags", "mode"], [Path, Int, Int]),
-    sys!(3, "close", ["fd"], [Fd]),
-    sys!(17, "pread", ["fd", "data", "size", "pos"], [Fd, (Buf, 2), Int, Int]),
-    sys!(18, "pwrite", ["fd", "data", "size", "pos"], [Fd, (Buf, 2), Int, Int]),
-    sys!(22, "pipe", ["fds"], [FdPair]),
-    sys!(32, "dup", ["oldfd"], [Fd]),
-    sys!(33, "dup2", ["oldfd", "newfd"], [Fd, Fd]),
-    sys!(41, "socket", ["domain", "type", "proto"], [Int, Int, Int]),
-    sys!(42, "connect", ["fd", "addr", "addrlen"], [Fd, (SockAddr, 2), Int]),
-    sys!(43, "accept", ["fd", "addr", "addrlen"], [Fd, (SockAddrOut, 2), N]),
-    sys!(44, "sendto", ["fd", "data", "size", "flags", "addr", "addrlen"], [Fd, (Buf, 2), Int, Int, (SockAddr, 5), Int]),
-    sys!(45, "recvfrom", ["fd", "data", "size", "flags", "addr", "addrlen"], [Fd, N, Int, Int, (SockAddrOut, 5), N]),
-    sys!(46, "sendmsg", ["fd", "msg", "flags"], [Fd, MsgHdr, Int]),
-    sys!(47, "recvmsg", ["fd", "msg", "flags"], [Fd, MsgHdr, Int]),
-    sys!(48, "shutdown", ["fd", "how"], [Fd, Int]),
-    sys!(49, "bind", ["fd", "addr", "addrlen"], [Fd, (SockAddr, 2), Int]),
-    sys!(50, "listen", ["fd", "backlog"], [Fd, Int]),
-    sys!(53, "socketpair", ["domain", "type", "proto", "fds"], [Int, Int, Int, FdPair]),
-    sys!(56, "clone", ["flags", "newsp", "parent_tid", "child_tid", "tls"], [Int, Int, Int, Int, Int], CLONE),
-    sys!(57, "fork", [], [], CLONE),
-    sys!(58, "vfork", [], [], CLONE),
-    sys!(59, "execve", ["filename", "args", "envp"], [Path, Argv, N], AT_ENTER),
-    sys!(62, "kill", ["pid", "sig"], [Int, Int]),
-    sys!(72, "fcntl", ["fd", "cmd", "arg"], [Fd, Int, Int]),
-    sys!(80, "chdir", ["path"], [Path]),
-    sys!(81, "fchdir", ["fd"], [Fd]),
-    sys!(82, "rename", ["oldpath", "newpath"], [Path, Path]),
-    sys!(83, "mkdir", ["path", "mode"], [Path, Int]),
-    sys!(84, "rmdir", ["path"], [Path]),
-    sys!(85, "creat", ["name", "mode"], [Path, Int]),
-    sys!(86, "link", ["oldpath", "newpath"], [Path, Path]),
-    sys!(87, "unlink", ["path"], [Path]),
-    sys!(88, "symlink", ["target", "linkpath"], [Str, Path]),
-    sys!(90, "chmod", ["filename", "mode"], [Path, Int]),
-    sys!(91, "fchmod", ["fd", "mode"], [Fd, Int]),
-    sys!(92, "chown", ["path", "uid", "gid"], [Path, Int, Int]),
-    sys!(93, "fchown", ["fd", "uid", "gid"], [Fd, Int, Int]),
-    sys!(94, "lchown", ["path", "uid", "gid"], [Path, Int, Int]),
-    sys!(101, "ptrace", ["request", "pid", "addr", "data"], [Int, Int, Int, Int]),
-    sys!(105, "setuid", ["uid"], [Int]),
-    sys!(106, "setgid", ["gid"], [Int]),
-    sys!(112, "setsid", [], []),
-    sys!(113, "setreuid", ["ruid", "euid"], [Int, Int]),
-    sys!(117, "setresuid", ["ruid", "euid", "suid"], [Int, Int, Int]),
-    sys!(157, "prctl", ["option", "arg2", "arg3", "arg4", "arg5"], [Int, Int, Int, Int, Int]),
-    sys!(165, "mount", ["dev", "dir", "type", "flags", "data"], [Str, Path, Str, Int, N]),
-    sys!(166, "umount2", ["name", "flags"], [Path, Int]),
-    sys!(175, "init_module", ["img", "length", "uargs"], [N, Int, Str]),
-    sys!(257, "openat", ["dirfd", "name", "flags", "mode"], [Fd, Path, Int, Int]),
-    sys!(258, "mkdirat", ["dirfd", "path", "mode"], [Fd, Path, Int]),
-    sys!(260, "fchownat", ["dirfd", "pathname", "uid", "gid", "flags"], [Fd, Path, Int, Int, Int]),
-    sys!(263, "unlinkat", ["dirfd", "name", "flags"], [Fd, Path, Int]),
-    sys!(264, "renameat", ["olddirfd", "oldpath", "newdirfd", "newpath"], [Fd, Path, Fd, Path]),
-    sys!(265, "linkat", ["olddir", "oldpath", "newdir", "newpath", "flags"], [Fd, Path, Fd, Path, Int]),
-    sys!(266, "symlinkat", ["target", "linkdirfd", "linkpath"], [Str, Fd, Path]),
-    sys!(268, "fchmodat", ["dirfd", "filename", "mode"], [Fd, Path, Int]),
-    sys!(272, "unshare", ["flags"], [Int]),
-    sys!(288, "accept4", ["fd", "addr", "addrlen", "flags"], [Fd, (SockAddrOut, 2), N, Int]),
-    sys!(292, "dup3", ["oldfd", "newfd", "flags"], [Fd, Fd, Int]),
-    sys!(293, "pipe2", ["fds", "flags"], [FdPair, Int]),
-    sys!(308, "setns", ["fd", "nstype"], [Fd, Int]),
-    sys!(313, "finit_module", ["fd", "uargs", "flags"], [Fd, Str, Int]),
-    sys!(316, "renameat2", ["olddirfd", "oldpath", "newdirfd", "newpath", "flags"], [Fd, Path, Fd, Path, Int]),
-    sys!(319, "memfd_create", ["name", "flags"], [Str, Int]),
-    sys!(321, "bpf", ["cmd", "attr", "size"], [Int, N, Int]),
-    sys!(322, "execveat", ["dirfd", "pathname", "args", "envp", "flags"], [Fd, Path, Argv, N, Int], AT_ENTER),
-    sys!(323, "userfaultfd", ["flags"], [Int]),
-    sys!(435, "clone3", ["cl_args", "size"], [CloneArgs, Int], CLONE),
-    sys!(437, "openat2", ["dirfd", "name", "how", "size"], [Fd, Path, OpenHow, Int]),
-    sys!(452, "fchmodat2", ["dirfd", "filename", "mode", "flags"], [Fd, Path, Int, Int]),
-];
+mod x86_64 {
+    use super::*;
+    use ArgKind::{
+        Argv, Buf, CloneArgs, Fd, FdPair, Int, MsgHdr, OpenHow, Path, SockAddr, SockAddrOut, Str,
+    };
 
-/// Looks a syscall up by name.
-pub fn by_name(name: &str) -> Option<&'static SyscallDef> {
-    SYSCALLS.iter().find(|d| d.name == name)
+    const N: ArgKind = ArgKind::None;
+
+    macro_rules! sys {
+        ($nr:expr, $name:literal, [$($an:literal),*], [$($k:tt),*] $(, $flags:expr)?) => {
+            SyscallDef {
+                nr: $nr,
+                name: $name,
+                arg_names: &[$($an),*],
+                args: &[$(sys!(@arg $k)),*],
+                flags: 0 $(| $flags)?,
+            }
+        };
+        (@arg ($k:expr, $aux:expr)) => { ($k, $aux) };
+        (@arg $k:ident) => { ($k, 0) };
+    }
+
+    use plan_flags::{AT_ENTER, CLONE};
+
+    /// Every syscall saker can capture, x86_64 numbering.
+    pub const SYSCALLS: &[SyscallDef] = &[
+        sys!(0, "read", ["fd", "data", "size"], [Fd, (Buf, 2), Int]),
+        sys!(1, "write", ["fd", "data", "size"], [Fd, (Buf, 2), Int]),
+        sys!(2, "open", ["name", "flags", "mode"], [Path, Int, Int]),
+        sys!(3, "close", ["fd"], [Fd]),
+        sys!(
+            17,
+            "pread",
+            ["fd", "data", "size", "pos"],
+            [Fd, (Buf, 2), Int, Int]
+        ),
+        sys!(
+            18,
+            "pwrite",
+            ["fd", "data", "size", "pos"],
+            [Fd, (Buf, 2), Int, Int]
+        ),
+        sys!(22, "pipe", ["fds"], [FdPair]),
+        sys!(32, "dup", ["oldfd"], [Fd]),
+        sys!(33, "dup2", ["oldfd", "newfd"], [Fd, Fd]),
+        sys!(41, "socket", ["domain", "type", "proto"], [Int, Int, Int]),
+        sys!(
+            42,
+            "connect",
+            ["fd", "addr", "addrlen"],
+            [Fd, (SockAddr, 2), Int]
+        ),
+        sys!(
+            43,
+            "accept",
+            ["fd", "addr", "addrlen"],
+            [Fd, (SockAddrOut, 2), N]
+        ),
+        sys!(
+            44,
+            "sendto",
+            ["fd", "data", "size", "flags", "addr", "addrlen"],
+            [Fd, (Buf, 2), Int, Int, (SockAddr, 5), Int]
+        ),
+        sys!(
+            45,
+            "recvfrom",
+            ["fd", "data", "size", "flags", "addr", "addrlen"],
+            [Fd, N, Int, Int, (SockAddrOut, 5), N]
+        ),
+        sys!(46, "sendmsg", ["fd", "msg", "flags"], [Fd, MsgHdr, Int]),
+        sys!(47, "recvmsg", ["fd", "msg", "flags"], [Fd, MsgHdr, Int]),
+        sys!(48, "shutdown", ["fd", "how"], [Fd, Int]),
+        sys!(
+            49,
+            "bind",
+            ["fd", "addr", "addrlen"],
+            [Fd, (SockAddr, 2), Int]
+        ),
+        sys!(50, "listen", ["fd", "backlog"], [Fd, Int]),
+        sys!(
+            53,
+            "socketpair",
+            ["domain", "type", "proto", "fds"],
+            [Int, Int, Int, FdPair]
+        ),
+        sys!(
+            56,
+            "clone",
+            ["flags", "newsp", "parent_tid", "child_tid", "tls"],
+            [Int, Int, Int, Int, Int],
+            CLONE
+        ),
+        sys!(57, "fork", [], [], CLONE),
+        sys!(58, "vfork", [], [], CLONE),
+        sys!(
+            59,
+            "execve",
+            ["filename", "args", "envp"],
+            [Path, Argv, N],
+            AT_ENTER
+        ),
+        sys!(62, "kill", ["pid", "sig"], [Int, Int]),
+        sys!(72, "fcntl", ["fd", "cmd", "arg"], [Fd, Int, Int]),
+        sys!(80, "chdir", ["path"], [Path]),
+        sys!(81, "fchdir", ["fd"], [Fd]),
+        sys!(82, "rename", ["oldpath", "newpath"], [Path, Path]),
+        sys!(83, "mkdir", ["path", "mode"], [Path, Int]),
+        sys!(84, "rmdir", ["path"], [Path]),
+        sys!(85, "creat", ["name", "mode"], [Path, Int]),
+        sys!(86, "link", ["oldpath", "newpath"], [Path, Path]),
+        sys!(87, "unlink", ["path"], [Path]),
+        sys!(88, "symlink", ["target", "linkpath"], [Str, Path]),
+        sys!(90, "chmod", ["filename", "mode"], [Path, Int]),
+        sys!(91, "fchmod", ["fd", "mode"], [Fd, Int]),
+        sys!(92, "chown", ["path", "uid", "gid"], [Path, Int, Int]),
+        sys!(93, "fchown", ["fd", "uid", "gid"], [Fd, Int, Int]),
+        sys!(94, "lchown", ["path", "uid", "gid"], [Path, Int, Int]),
+        sys!(
+            101,
+            "ptrace",
+            ["request", "pid", "addr", "data"],
+            [Int, Int, Int, Int]
+        ),
+        sys!(105, "setuid", ["uid"], [Int]),
+        sys!(106, "setgid", ["gid"], [Int]),
+        sys!(112, "setsid", [], []),
+        sys!(113, "setreuid", ["ruid", "euid"], [Int, Int]),
+        sys!(117, "setresuid", ["ruid", "euid", "suid"], [Int, Int, Int]),
+        sys!(
+            157,
+            "prctl",
+            ["option", "arg2", "arg3", "arg4", "arg5"],
+            [Int, Int, Int, Int, Int]
+        ),
+        sys!(
+            165,
+            "mount",
+            ["dev", "dir", "type", "flags", "data"],
+            [Str, Path, Str, Int, N]
+        ),
+        sys!(166, "umount2", ["name", "flags"], [Path, Int]),
+        sys!(
+            175,
+            "init_module",
+            ["img", "length", "uargs"],
+            [N, Int, Str]
+        ),
+        sys!(
+            257,
+            "openat",
+            ["dirfd", "name", "flags", "mode"],
+            [Fd, Path, Int, Int]
+        ),
+        sys!(258, "mkdirat", ["dirfd", "path", "mode"], [Fd, Path, Int]),
+        sys!(
+            260,
+            "fchownat",
+            ["dirfd", "pathname", "uid", "gid", "flags"],
+            [Fd, Path, Int, Int, Int]
+        ),
+        sys!(263, "unlinkat", ["dirfd", "name", "flags"], [Fd, Path, Int]),
+        sys!(
+            264,
+            "renameat",
+            ["olddirfd", "oldpath", "newdirfd", "newpath"],
+            [Fd, Path, Fd, Path]
+        ),
+        sys!(
+            265,
+            "linkat",
+            ["olddir", "oldpath", "newdir", "newpath", "flags"],
+            [Fd, Path, Fd, Path, Int]
+        ),
+        sys!(
+            266,
+            "symlinkat",
+            ["target", "linkdirfd", "linkpath"],
+            [Str, Fd, Path]
+        ),
+        sys!(
+            268,
+            "fchmodat",
+            ["dirfd", "filename", "mode"],
+            [Fd, Path, Int]
+        ),
+        sys!(272, "unshare", ["flags"], [Int]),
+        sys!(
+            288,
+            "accept4",
+            ["fd", "addr", "addrlen", "flags"],
+            [Fd, (SockAddrOut, 2), N, Int]
+        ),
+        sys!(292, "dup3", ["oldfd", "newfd", "flags"], [Fd, Fd, Int]),
+        sys!(293, "pipe2", ["fds", "flags"], [FdPair, Int]),
+        sys!(308, "setns", ["fd", "nstype"], [Fd, Int]),
+        sys!(
+            313,
+            "finit_module",
+            ["fd", "uargs", "flags"],
+            [Fd, Str, Int]
+        ),
+        sys!(
+            316,
+            "renameat2",
+            ["olddirfd", "oldpath", "newdirfd", "newpath", "flags"],
+            [Fd, Path, Fd, Path, Int]
+        ),
+        sys!(319, "memfd_create", ["name", "flags"], [Str, Int]),
+        sys!(321, "bpf", ["cmd", "attr", "size"], [Int, N, Int]),
+        sys!(
+            322,
+            "execveat",
+            ["dirfd", "pathname", "args", "envp", "flags"],
+            [Fd, Path, Argv, N, Int],
+            AT_ENTER
+        ),
+        sys!(323, "userfaultfd", ["flags"], [Int]),
+        sys!(435, "clone3", ["cl_args", "size"], [CloneArgs, Int], CLONE),
+        sys!(
+            437,
+            "openat2",
+            ["dirfd", "name", "how", "size"],
+            [Fd, Path, OpenHow, Int]
+        ),
+        sys!(
+            452,
+            "fchmodat2",
+            ["dirfd", "filename", "mode", "flags"],
+            [Fd, Path, Int, Int]
+        ),
+    ];
+
+    /// Looks a syscall up by name.
+    pub fn by_name(name: &str) -> Option<&'static SyscallDef> {
+        SYSCALLS.iter().find(|d| d.name == name)
+    }
+
+    /// Looks a syscall up by native number.
+    pub fn by_nr(nr: u32) -> Option<&'static SyscallDef> {
+        SYSCALLS.iter().find(|d| d.nr == nr)
+    }
 }
 
-/// Looks a syscall up by native number.
-pub fn by_nr(nr: u32) -> Option<&'static SyscallDef> {
-    SYSCALLS.iter().find(|d| d.nr == nr)
-}
+#[cfg(target_arch = "x86_64")]
+pub use x86_64::{by_name, by_nr, SYSCALLS};
 
-#[cfg(test)]
+#[cfg(all(test, target_arch = "x86_64"))]
 mod tests {
     use super::*;
+    use plan_flags::AT_ENTER;
+    use ArgKind::{Buf, SockAddr, SockAddrOut};
 
     #[test]
     fn table_is_consistent() {
         let mut seen = [false; crate::MAX_SYSCALLS];
         for def in SYSCALLS {
-            assert!((def.nr as usize) < crate::MAX_SYSCALLS, "{} out of range", def.name);
+            assert!(
+                (def.nr as usize) < crate::MAX_SYSCALLS,
+                "{} out of range",
+                def.name
+            );
             assert!(!seen[def.nr as usize], "{} listed twice", def.name);
             seen[def.nr as usize] = true;
             assert!(def.args.len() <= 6, "{}", def.name);
-            assert_eq!(def.args.len(), def.arg_names.len(), "{}: names vs args", def.name);
+            assert_eq!(
+                def.args.len(),
+                def.arg_names.len(),
+                "{}: names vs args",
+                def.name
+            );
             for (kind, aux) in def.args {
                 if matches!(kind, SockAddr | SockAddrOut | Buf) {
-                    assert!((*aux as usize) < def.args.len(), "{}: aux out of range", def.name);
+                    assert!(
+                        (*aux as usize) < def.args.len(),
+                        "{}: aux out of range",
+                        def.name
+                    );
                 }
             }
         }

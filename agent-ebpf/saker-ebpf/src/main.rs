@@ -1,0 +1,258 @@
+//! saker's kernel programs.
+//!
+//! Mechanism (chosen by measurement, see the README's capture benchmark): one
+//! generic program is attached to the classic `syscalls/sys_enter_X` and
+//! `syscalls/sys_exit_X` tracepoints of each syscall the rules and the state
+//! tables need. A syscall nobody asked for runs no program at all; that is the
+//! cheapest filter there is. Both programs still check the interest bitmap so a
+//! rules reload can narrow the set in place, without detaching.
+//!
+//! Portability: nothing here hard-codes a kernel struct offset. Syscall
+//! arguments come from the tracepoint record, whose layout userspace reads from
+//! tracefs `format`; the few task_struct fields we read (parent, PID namespace,
+//! loginuid, tty, credentials) use offsets userspace found in the running
+//! kernel's BTF and put in `CONFIG`. A field BTF lacks is skipped.
+#![no_std]
+#![no_main]
+
+mod emit;
+mod task;
+
+use aya_ebpf::{
+    macros::{map, raw_tracepoint, tracepoint},
+    maps::{Array, HashMap, PerCpuArray, RingBuf},
+    programs::{RawTracePointContext, TracePointContext},
+};
+use saker_abi::{
+    counter, kind, plan_flags, Config, SyscallPlan, INTEREST_WORDS, MAX_SYSCALLS, SCRATCH_SIZE,
+};
+
+/// The ring buffer; userspace may resize it at load time.
+#[map(name = "EVENTS")]
+static EVENTS: RingBuf = RingBuf::with_byte_size(8 << 20, 0);
+
+#[map(name = "CONFIG")]
+static CONFIG: Array<Config> = Array::with_max_entries(1, 0);
+
+#[map(name = "INTEREST")]
+static INTEREST: Array<u64> = Array::with_max_entries(INTEREST_WORDS as u32, 0);
+
+#[map(name = "PLANS")]
+static PLANS: Array<SyscallPlan> = Array::with_max_entries(MAX_SYSCALLS as u32, 0);
+
+#[map(name = "COUNTERS")]
+static COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(counter::COUNT, 0);
+
+/// Syscall arguments saved at enter, keyed by tid, taken at exit. A plain hash
+/// (not LRU): a full map is a counted drop, where LRU would evict silently.
+#[map(name = "STASH")]
+static STASH: HashMap<u32, Stash> = HashMap::with_max_entries(65536, 0);
+
+#[map(name = "SCRATCH")]
+static SCRATCH: PerCpuArray<Scratch> = PerCpuArray::with_max_entries(1, 0);
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct Stash {
+    pub nr: u32,
+    pub _pad: u32,
+    pub args: [u64; 6],
+}
+
+#[repr(C)]
+pub struct Scratch {
+    pub buf: [u8; SCRATCH_SIZE],
+}
+
+#[inline(always)]
+fn count(which: u32) {
+    if let Some(c) = COUNTERS.get_ptr_mut(which) {
+        // SAFETY: per-CPU slot, no concurrent writer on this CPU (programs are
+        // not preempted by each other on one CPU for tracepoints).
+        unsafe { *c += 1 };
+    }
+}
+
+#[inline(always)]
+fn config() -> Option<&'static Config> {
+    CONFIG.get(0)
+}
+
+/// The syscall number in a tracepoint record, if we want it.
+#[inline(always)]
+fn interesting(ctx: &TracePointContext, cfg: &Config) -> Option<u32> {
+    // SAFETY: reading our own tracepoint record at an offset tracefs gave us.
+    let nr: i32 = unsafe { ctx.read_at(cfg.tp_nr_off as usize) }.ok()?;
+    if nr < 0 || nr as usize >= MAX_SYSCALLS {
+        return None;
+    }
+    let nr = nr as u32;
+    let word = INTEREST.get(nr >> 6)?;
+    if word & (1u64 << (nr & 63)) == 0 {
+        return None;
+    }
+    Some(nr)
+}
+
+#[inline(always)]
+fn plan(nr: u32) -> Option<&'static SyscallPlan> {
+    PLANS.get(nr).filter(|p| p.flags & plan_flags::KNOWN != 0)
+}
+
+#[tracepoint]
+pub fn saker_sys_enter(ctx: TracePointContext) -> u32 {
+    let _ = try_sys_enter(&ctx);
+    0
+}
+
+fn try_sys_enter(ctx: &TracePointContext) -> Option<()> {
+    let cfg = config()?;
+    let nr = interesting(ctx, cfg)?;
+    let ids = task::Ids::current();
+    let ns = task::in_scope(cfg, &ids)?;
+    let plan = plan(nr)?;
+
+    let mut stash = Stash {
+        nr,
+        _pad: 0,
+        args: [0; 6],
+    };
+    let base = cfg.tp_enter_args_off as usize;
+    let mut i = 0;
+    while i < 6 {
+        if i < plan.nargs as usize {
+            // SAFETY: the record holds `nargs` longs from `base` (tracefs format).
+            stash.args[i] = unsafe { ctx.read_at::<u64>(base + i * 8) }.unwrap_or(0);
+        }
+        i += 1;
+    }
+
+    if plan.flags & plan_flags::AT_ENTER != 0 {
+        emit::record(
+            cfg,
+            kind::SYSCALL_ENTER,
+            nr,
+            &stash.args,
+            0,
+            plan,
+            emit::Phase::Enter,
+            &ids,
+            ns,
+        );
+    }
+    if STASH.insert(&ids.tid, &stash, 0).is_err() {
+        count(counter::DROP_STASH_FULL);
+    }
+    Some(())
+}
+
+#[tracepoint]
+pub fn saker_sys_exit(ctx: TracePointContext) -> u32 {
+    let _ = try_sys_exit(&ctx);
+    0
+}
+
+fn try_sys_exit(ctx: &TracePointContext) -> Option<()> {
+    let cfg = config()?;
+    let nr = interesting(ctx, cfg)?;
+    let ids = task::Ids::current();
+    if ids.tgid == cfg.self_tgid {
+        return None;
+    }
+    // SAFETY: our own record, offset from tracefs.
+    let res: i64 = unsafe { ctx.read_at(cfg.tp_exit_ret_off as usize) }.ok()?;
+    let plan = plan(nr)?;
+
+    // SAFETY: the value is copied out before the entry is removed.
+    let stash = match unsafe { STASH.get(&ids.tid) } {
+        Some(s) => *s,
+        None => {
+            // No enter half: either out of scope, or a new task returning from
+            // clone into itself. Only the latter is ours to report.
+            if plan.flags & plan_flags::CLONE != 0 && res == 0 {
+                let ns = task::in_scope(cfg, &ids)?;
+                emit::record(
+                    cfg,
+                    kind::CLONE_CHILD,
+                    nr,
+                    &[0; 6],
+                    0,
+                    plan,
+                    emit::Phase::Header,
+                    &ids,
+                    ns,
+                );
+            }
+            return None;
+        }
+    };
+    let _ = STASH.remove(&ids.tid);
+    if stash.nr != nr {
+        // A stale entry from a syscall whose exit we never saw (the agent
+        // attached between its enter and exit): nothing to pair it with.
+        return None;
+    }
+    let ns = task::in_scope(cfg, &ids)?;
+    if plan.flags & plan_flags::AT_ENTER != 0 {
+        emit::record(
+            cfg,
+            kind::SYSCALL_EXIT,
+            nr,
+            &stash.args,
+            res,
+            plan,
+            emit::Phase::Header,
+            &ids,
+            ns,
+        );
+    } else {
+        emit::record(
+            cfg,
+            kind::SYSCALL,
+            nr,
+            &stash.args,
+            res,
+            plan,
+            emit::Phase::Exit,
+            &ids,
+            ns,
+        );
+    }
+    Some(())
+}
+
+#[raw_tracepoint(tracepoint = "sched_process_exit")]
+pub fn saker_proc_exit(_ctx: RawTracePointContext) -> i32 {
+    let _ = try_proc_exit();
+    0
+}
+
+fn try_proc_exit() -> Option<()> {
+    let cfg = config()?;
+    let ids = task::Ids::current();
+    let ns = task::in_scope(cfg, &ids)?;
+    // A task that dies inside a syscall leaves no exit half behind.
+    let _ = STASH.remove(&ids.tid);
+    emit::record(
+        cfg,
+        kind::PROC_EXIT,
+        0,
+        &[0; 6],
+        0,
+        &SyscallPlan::default(),
+        emit::Phase::Header,
+        &ids,
+        ns,
+    );
+    Some(())
+}
+
+#[cfg(not(test))]
+#[panic_handler]
+fn panic(_info: &core::panic::PanicInfo) -> ! {
+    loop {}
+}
+
+#[unsafe(link_section = "license")]
+#[unsafe(no_mangle)]
+static LICENSE: [u8; 4] = *b"GPL\0";

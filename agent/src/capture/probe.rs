@@ -1,0 +1,218 @@
+//! Loading the kernel programs, filling their maps and attaching them.
+
+use std::collections::BTreeSet;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use aya::maps::{Array, MapData, PerCpuArray, RingBuf};
+use aya::programs::{RawTracePoint, TracePoint};
+use aya::{Ebpf, EbpfLoader};
+use saker_abi::{counter, names, scope, syscalls, Config, SyscallPlan, INTEREST_WORDS, MAX_SYSCALLS};
+
+use super::btf::Btf;
+use super::syscall_set::SyscallSet;
+use super::{tracefs, CaptureError};
+
+/// The compiled kernel object, embedded so one binary is all that ships.
+static EBPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/saker-ebpf"));
+
+/// Which tasks the kernel reports.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Scope {
+    Host,
+    Containers,
+    /// One PID namespace, named by a path like /proc/PID/ns/pid.
+    TargetPidns(PathBuf),
+}
+
+#[derive(Clone, Debug)]
+pub struct ProbeOptions {
+    pub scope: Scope,
+    pub syscalls: SyscallSet,
+    /// Ring buffer size in bytes (a power of two, at least a page).
+    pub ring_bytes: u32,
+}
+
+/// Drop and delivery counters, summed over CPUs, plus the per-CPU detail.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    pub sent: u64,
+    pub ring_full: u64,
+    pub read_fault: u64,
+    pub truncated: u64,
+    pub stash_full: u64,
+    /// `[cpu][counter]`, in the order of `saker_abi::counter`.
+    pub per_cpu: Vec<[u64; counter::COUNT as usize]>,
+}
+
+impl Counters {
+    /// Events lost for good (a truncated or faulted value is delivered, flagged).
+    pub fn lost(&self) -> u64 {
+        self.ring_full + self.stash_full
+    }
+}
+
+/// Loaded and attached kernel programs.
+pub struct Probe {
+    ebpf: Ebpf,
+    tracefs: PathBuf,
+    attached: BTreeSet<u32>,
+}
+
+fn classify_load_error(e: aya::EbpfError) -> CaptureError {
+    let text = format!("{e:#}");
+    let lower = text.to_lowercase();
+    if lower.contains("operation not permitted") || lower.contains("permission denied") {
+        CaptureError::Privileges(text)
+    } else {
+        CaptureError::Load(text)
+    }
+}
+
+fn pidns_id(path: &Path) -> Result<(u64, u64), CaptureError> {
+    let md = std::fs::metadata(path).map_err(|e| CaptureError::Target(format!("{}: {e}", path.display())))?;
+    Ok((md.dev(), md.ino()))
+}
+
+impl Probe {
+    pub fn load(opts: &ProbeOptions) -> Result<Probe, CaptureError> {
+        let btf = Btf::from_sys_fs().map_err(|e| CaptureError::NoBtf(e.to_string()))?;
+        let tracefs = tracefs::root()?;
+
+        let mut config = Config::DEFAULT;
+        config.self_tgid = std::process::id();
+        config.offsets = btf.kernel_offsets();
+        config.tp_nr_off = tracefs::field_offset(&tracefs, "syscalls", "sys_enter_openat", "__syscall_nr")?;
+        // Arguments are consecutive longs from the first one; `dfd` is openat's first.
+        config.tp_enter_args_off = tracefs::field_offset(&tracefs, "syscalls", "sys_enter_openat", "dfd")?;
+        config.tp_exit_ret_off = tracefs::field_offset(&tracefs, "syscalls", "sys_exit_openat", "ret")?;
+        match &opts.scope {
+            Scope::Host => config.scope = scope::HOST,
+            Scope::Containers => {
+                config.scope = scope::CONTAINERS;
+                (config.pidns_dev, config.pidns_ino) = pidns_id(Path::new("/proc/1/ns/pid"))?;
+            }
+            Scope::TargetPidns(path) => {
+                config.scope = scope::TARGET_PIDNS;
+                (config.pidns_dev, config.pidns_ino) = pidns_id(path)?;
+            }
+        }
+
+        let mut ebpf = EbpfLoader::new()
+            .set_max_entries(names::EVENTS, opts.ring_bytes)
+            .load(EBPF_OBJECT)
+            .map_err(classify_load_error)?;
+
+        {
+            let mut map: Array<_, Config> = Array::try_from(map_mut(&mut ebpf, names::CONFIG)?)?;
+            map.set(0, config, 0)?;
+        }
+        {
+            let mut plans: Array<_, SyscallPlan> = Array::try_from(map_mut(&mut ebpf, names::PLANS)?)?;
+            for def in syscalls::SYSCALLS {
+                plans.set(def.nr, def.plan(), 0)?;
+            }
+        }
+        let mut probe = Probe {
+            ebpf,
+            tracefs,
+            attached: BTreeSet::new(),
+        };
+        for prog in [names::PROG_SYS_ENTER, names::PROG_SYS_EXIT] {
+            let p: &mut TracePoint = probe
+                .ebpf
+                .program_mut(prog)
+                .ok_or_else(|| CaptureError::Load(format!("program {prog} missing from the object")))?
+                .try_into()
+                .map_err(|e| CaptureError::Load(format!("{prog}: {e}")))?;
+            p.load().map_err(|e| CaptureError::from_program(prog, e))?;
+        }
+        let exit: &mut RawTracePoint = probe
+            .ebpf
+            .program_mut(names::PROG_PROC_EXIT)
+            .ok_or_else(|| CaptureError::Load("proc exit program missing".into()))?
+            .try_into()
+            .map_err(|e| CaptureError::Load(format!("{e}")))?;
+        exit.load().map_err(|e| CaptureError::from_program(names::PROG_PROC_EXIT, e))?;
+        exit.attach("sched_process_exit")
+            .map_err(|e| CaptureError::from_program(names::PROG_PROC_EXIT, e))?;
+
+        probe.set_interest(&opts.syscalls)?;
+        Ok(probe)
+    }
+
+    /// Makes `set` the syscalls reported. New ones get their tracepoints
+    /// attached; ones dropped stay attached but are filtered by the bitmap
+    /// in the kernel, so a change never opens a window without capture.
+    pub fn set_interest(&mut self, set: &SyscallSet) -> Result<(), CaptureError> {
+        for nr in set.iter() {
+            if self.attached.contains(&nr) {
+                continue;
+            }
+            let def = syscalls::by_nr(nr).ok_or_else(|| CaptureError::Load(format!("syscall {nr} not in table")))?;
+            if !tracefs::has_syscall_tracepoint(&self.tracefs, def.name) {
+                tracing::warn!(syscall = def.name, "this kernel has no tracepoint for it; not captured");
+                continue;
+            }
+            for (prog, ev) in [
+                (names::PROG_SYS_ENTER, format!("sys_enter_{}", def.name)),
+                (names::PROG_SYS_EXIT, format!("sys_exit_{}", def.name)),
+            ] {
+                let p: &mut TracePoint = self
+                    .ebpf
+                    .program_mut(prog)
+                    .ok_or_else(|| CaptureError::Load(format!("program {prog} missing")))?
+                    .try_into()
+                    .map_err(|e| CaptureError::Load(format!("{prog}: {e}")))?;
+                p.attach("syscalls", &ev).map_err(|e| CaptureError::from_program(prog, e))?;
+            }
+            self.attached.insert(nr);
+        }
+        let mut map: Array<_, u64> = Array::try_from(map_mut(&mut self.ebpf, names::INTEREST)?)?;
+        for (i, word) in set.words().iter().enumerate().take(INTEREST_WORDS) {
+            map.set(i as u32, *word, 0)?;
+        }
+        Ok(())
+    }
+
+    /// The ring buffer, for the reader. Can be taken once.
+    pub fn take_ring(&mut self) -> Result<RingBuf<MapData>, CaptureError> {
+        let map = self
+            .ebpf
+            .take_map(names::EVENTS)
+            .ok_or_else(|| CaptureError::Load("ring buffer already taken".into()))?;
+        Ok(RingBuf::try_from(map)?)
+    }
+
+    pub fn counters(&self) -> Result<Counters, CaptureError> {
+        let map = self
+            .ebpf
+            .map(names::COUNTERS)
+            .ok_or_else(|| CaptureError::Load("COUNTERS map missing".into()))?;
+        let arr: PerCpuArray<_, u64> = PerCpuArray::try_from(map)?;
+        let mut out = Counters::default();
+        for idx in 0..counter::COUNT {
+            let values = arr.get(&idx, 0)?;
+            if out.per_cpu.len() < values.len() {
+                out.per_cpu.resize(values.len(), [0; counter::COUNT as usize]);
+            }
+            for (cpu, v) in values.iter().enumerate() {
+                out.per_cpu[cpu][idx as usize] = *v;
+            }
+        }
+        let sum = |i: u32| out.per_cpu.iter().map(|c| c[i as usize]).sum();
+        out.sent = sum(counter::SENT);
+        out.ring_full = sum(counter::DROP_RING_FULL);
+        out.read_fault = sum(counter::READ_FAULT);
+        out.truncated = sum(counter::TRUNCATED);
+        out.stash_full = sum(counter::DROP_STASH_FULL);
+        Ok(out)
+    }
+}
+
+fn map_mut<'a>(ebpf: &'a mut Ebpf, name: &str) -> Result<&'a mut aya::maps::Map, CaptureError> {
+    ebpf.map_mut(name)
+        .ok_or_else(|| CaptureError::Load(format!("map {name} missing from the object")))
+}
+
+const _: () = assert!(MAX_SYSCALLS == INTEREST_WORDS * 64);
