@@ -1,0 +1,1 @@
+//! CRI lifecycle calls for tests (filled below).
