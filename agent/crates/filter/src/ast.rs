@@ -1,0 +1,237 @@
+//! The syntax tree of a condition, as written (macros and lists not expanded).
+//!
+//! Every node carries the byte span of its source text so that the compiler
+//! can point at the offending token.
+
+/// A byte range `[start, end)` in the condition text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct Span {
+    pub start: usize,
+    pub end: usize,
+}
+
+impl Span {
+    pub fn new(start: usize, end: usize) -> Self {
+        Span { start, end }
+    }
+}
+
+/// A boolean expression.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Expr {
+    And(Vec<Expr>, Span),
+    Or(Vec<Expr>, Span),
+    Not(Box<Expr>, Span),
+    /// A bare identifier: a macro reference, expanded at compile time.
+    Macro(String, Span),
+    /// `lhs op rhs` or `lhs exists`.
+    Check(Box<Check>),
+}
+
+impl Expr {
+    pub fn span(&self) -> Span {
+        match self {
+            Expr::And(_, s) | Expr::Or(_, s) | Expr::Not(_, s) | Expr::Macro(_, s) => *s,
+            Expr::Check(c) => c.span,
+        }
+    }
+}
+
+/// A field as written: `proc.aname[2]`, `evt.arg.flags`, `proc.env[HOME]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Field {
+    /// The dotted name, without the bracket argument.
+    pub name: String,
+    /// The bracket argument, unquoted; `None` when absent.
+    pub arg: Option<String>,
+    pub span: Span,
+}
+
+/// The field transformers of libsinsp (plus `val`, which only appears on the
+/// right-hand side).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Transformer {
+    ToLower,
+    ToUpper,
+    B64,
+    Basename,
+    Len,
+    Concat,
+    Join,
+    Getopt,
+}
+
+impl Transformer {
+    pub const ALL: [Transformer; 8] = [
+        Transformer::ToLower,
+        Transformer::ToUpper,
+        Transformer::B64,
+        Transformer::Basename,
+        Transformer::Len,
+        Transformer::Concat,
+        Transformer::Join,
+        Transformer::Getopt,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Transformer::ToLower => "tolower",
+            Transformer::ToUpper => "toupper",
+            Transformer::B64 => "b64",
+            Transformer::Basename => "basename",
+            Transformer::Len => "len",
+            Transformer::Concat => "concat",
+            Transformer::Join => "join",
+            Transformer::Getopt => "getopt",
+        }
+    }
+
+    pub fn from_name(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.name() == s)
+    }
+}
+
+/// A value-producing operand: a field, a transformer applied to operands, or
+/// a string literal (only inside multi-argument transformers such as
+/// `concat` and `join`).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Operand {
+    Field(Field),
+    Transform {
+        func: Transformer,
+        args: Vec<Operand>,
+        span: Span,
+    },
+    Literal(String, Span),
+}
+
+impl Operand {
+    pub fn span(&self) -> Span {
+        match self {
+            Operand::Field(f) => f.span,
+            Operand::Transform { span, .. } | Operand::Literal(_, span) => *span,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Op {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Contains,
+    IContains,
+    BContains,
+    StartsWith,
+    BStartsWith,
+    EndsWith,
+    Glob,
+    IGlob,
+    Regex,
+    In,
+    Intersects,
+    Pmatch,
+    Exists,
+}
+
+impl Op {
+    pub fn name(self) -> &'static str {
+        match self {
+            Op::Eq => "=",
+            Op::Ne => "!=",
+            Op::Lt => "<",
+            Op::Le => "<=",
+            Op::Gt => ">",
+            Op::Ge => ">=",
+            Op::Contains => "contains",
+            Op::IContains => "icontains",
+            Op::BContains => "bcontains",
+            Op::StartsWith => "startswith",
+            Op::BStartsWith => "bstartswith",
+            Op::EndsWith => "endswith",
+            Op::Glob => "glob",
+            Op::IGlob => "iglob",
+            Op::Regex => "regex",
+            Op::In => "in",
+            Op::Intersects => "intersects",
+            Op::Pmatch => "pmatch",
+            Op::Exists => "exists",
+        }
+    }
+
+    /// Operators whose right-hand side is a list.
+    pub fn takes_list(self) -> bool {
+        matches!(self, Op::In | Op::Intersects | Op::Pmatch)
+    }
+}
+
+/// Quantifier over the values of a list on the right-hand side of a scalar
+/// operator: `proc.name startswith anyof (a, b)`.
+///
+/// `anyof`: at least one value matches; `allof`: every value matches;
+/// `oneof`: exactly one value matches. (Proposed upstream in
+/// falcosecurity/falco#3395; libsinsp only has `in`/`intersects`.)
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Modifier {
+    AnyOf,
+    AllOf,
+    OneOf,
+}
+
+impl Modifier {
+    pub fn name(self) -> &'static str {
+        match self {
+            Modifier::AnyOf => "anyof",
+            Modifier::AllOf => "allof",
+            Modifier::OneOf => "oneof",
+        }
+    }
+}
+
+/// One item of a list literal: a string (quoted or bare) or a name that may
+/// refer to a list from the lists table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListItem {
+    pub value: String,
+    /// True when written without quotes: only bare items can name a list.
+    pub bare: bool,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Rhs {
+    /// No right-hand side (`exists`).
+    None,
+    /// A single string or number, as written (unquoted, unescaped).
+    Value { text: String, quoted: bool, span: Span },
+    /// `(a, b, "c d")`.
+    List(Vec<ListItem>, Span),
+    /// A bare identifier after a list operator: `in shell_binaries`.
+    ListRef(String, Span),
+    /// `val(field)` or a transformer: compared field to field.
+    Operand(Operand),
+}
+
+impl Rhs {
+    pub fn span(&self) -> Option<Span> {
+        match self {
+            Rhs::None => None,
+            Rhs::Value { span, .. } | Rhs::List(_, span) | Rhs::ListRef(_, span) => Some(*span),
+            Rhs::Operand(o) => Some(o.span()),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Check {
+    pub lhs: Operand,
+    pub op: Op,
+    /// Span of the operator token.
+    pub op_span: Span,
+    pub modifier: Option<Modifier>,
+    pub rhs: Rhs,
+    pub span: Span,
+}

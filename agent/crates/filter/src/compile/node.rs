@@ -1,0 +1,177 @@
+//! The compiled form: a tree of boolean nodes whose leaves are typed checks
+//! with their matchers already built.
+
+use std::collections::HashSet;
+
+use aho_corasick::AhoCorasick;
+use memchr::memmem::Finder;
+
+use super::matchers::{Glob, IpNet, PrefixSet};
+use crate::ast::{Modifier, Op, Transformer};
+use crate::fields::FieldRef;
+
+#[derive(Debug)]
+pub enum Node {
+    And(Box<[Node]>),
+    Or(Box<[Node]>),
+    Not(Box<Node>),
+    Check(Box<Check>),
+}
+
+#[derive(Debug)]
+pub struct Check {
+    pub lhs: Lhs,
+    pub test: Test,
+}
+
+/// Where a check's left-hand values come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lhs {
+    Field(FieldRef),
+    Transform(Box<Transform>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transform {
+    pub func: Transformer,
+    pub args: Vec<TArg>,
+    /// `len`/`join` of a list-valued operand count or join its values.
+    pub list_input: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TArg {
+    Lhs(Lhs),
+    Lit(Box<[u8]>),
+}
+
+/// A right-hand constant, already in the field's type.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Const {
+    Bytes(Box<[u8]>),
+    /// Wide enough for every u64 and i64.
+    Int(i128),
+    Bool(bool),
+    Net(IpNet),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CmpOp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+#[derive(Debug)]
+pub enum ConstSet {
+    Bytes(HashSet<Box<[u8]>>),
+    Int(HashSet<i128>),
+    /// Small sets of booleans or networks: scanned linearly.
+    Other(Vec<Const>),
+}
+
+#[derive(Debug)]
+pub enum Test {
+    Exists,
+    Cmp(CmpOp, Const),
+    Contains(Finder<'static>),
+    /// Any of several needles (merged `contains`, `contains anyof`,
+    /// `icontains` with ASCII case folding).
+    ContainsAny(AhoCorasick),
+    StartsWith(Box<[u8]>),
+    EndsWith(Box<[u8]>),
+    Glob(Glob),
+    Regex(regex::bytes::Regex),
+    /// Every left value in the set.
+    In(ConstSet),
+    /// Some left value in the set.
+    Intersects(ConstSet),
+    Pmatch(PrefixSet),
+    /// `op anyof/allof/oneof (...)`: one test per right-hand item.
+    Quant(Modifier, Box<[Test]>),
+    /// Compared with values extracted at run time (`val(field)`, a
+    /// transformer on the right).
+    Dyn(Op, Lhs),
+}
+
+/// Flatten nested `and`/`or`, drop double negations, and merge three or
+/// more `contains` checks on the same field under one `or` into a single
+/// Aho-Corasick search.
+pub fn optimize(n: Node) -> Node {
+    match n {
+        Node::And(children) => {
+            let mut out = Vec::with_capacity(children.len());
+            for c in children.into_vec() {
+                match optimize(c) {
+                    Node::And(inner) => out.extend(inner.into_vec()),
+                    other => out.push(other),
+                }
+            }
+            Node::And(out.into())
+        }
+        Node::Or(children) => {
+            let mut out = Vec::with_capacity(children.len());
+            for c in children.into_vec() {
+                match optimize(c) {
+                    Node::Or(inner) => out.extend(inner.into_vec()),
+                    other => out.push(other),
+                }
+            }
+            Node::Or(merge_contains(out).into())
+        }
+        Node::Not(inner) => match optimize(*inner) {
+            Node::Not(x) => *x,
+            other => Node::Not(Box::new(other)),
+        },
+        other => other,
+    }
+}
+
+fn merge_contains(children: Vec<Node>) -> Vec<Node> {
+    const MIN_MERGE: usize = 3;
+    let mut groups: Vec<(FieldRef, Vec<Vec<u8>>)> = Vec::new();
+    for c in &children {
+        if let Node::Check(ch) = c {
+            if let (Lhs::Field(f), Test::Contains(fnd)) = (&ch.lhs, &ch.test) {
+                match groups.iter_mut().find(|(g, _)| g == f) {
+                    Some((_, needles)) => needles.push(fnd.needle().to_vec()),
+                    None => groups.push((f.clone(), vec![fnd.needle().to_vec()])),
+                }
+            }
+        }
+    }
+    groups.retain(|(_, n)| n.len() >= MIN_MERGE);
+    if groups.is_empty() {
+        return children;
+    }
+    let mut out: Vec<Node> = children
+        .into_iter()
+        .filter(|c| match c {
+            Node::Check(ch) => match (&ch.lhs, &ch.test) {
+                (Lhs::Field(f), Test::Contains(_)) => !groups.iter().any(|(g, _)| g == f),
+                _ => true,
+            },
+            _ => true,
+        })
+        .collect();
+    for (field, needles) in groups {
+        match AhoCorasick::new(&needles) {
+            Ok(ac) => out.push(Node::Check(Box::new(Check {
+                lhs: Lhs::Field(field),
+                test: Test::ContainsAny(ac),
+            }))),
+            // Building can only fail on size limits; fall back to one
+            // check per needle.
+            Err(_) => out.extend(needles.into_iter().map(|n| {
+                Node::Check(Box::new(Check {
+                    lhs: Lhs::Field(field.clone()),
+                    test: Test::Contains(Finder::new(&n).into_owned()),
+                }))
+            })),
+        }
+    }
+    out
+}
