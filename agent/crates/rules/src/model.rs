@@ -112,6 +112,8 @@ pub struct ListDef {
     pub name: String,
     pub items: Vec<String>,
     pub pos: Pos,
+    /// Names of the earlier lists spliced into this one (they count as used).
+    pub uses: Vec<String>,
 }
 
 /// A macro, with appends applied. A macro may only use macros whose `index`

@@ -177,12 +177,14 @@ fn inline_lists(infos: &[ListInfo]) -> Vec<ListDef> {
     let mut out: Vec<ListDef> = Vec::with_capacity(infos.len());
     for (i, l) in infos.iter().enumerate() {
         let mut items = Vec::with_capacity(l.items.len());
+        let mut uses = Vec::new();
         for item in &l.items {
             match by_name.get(item.as_str()).copied() {
                 Some(j) if infos[j].index < l.visibility && j != i => {
                     // Use the already-inlined form when it has been built.
                     let src = if j < i { &out[j].items } else { &infos[j].items };
                     items.extend(src.iter().cloned());
+                    uses.push(item.clone());
                 }
                 _ => items.push(item.clone()),
             }
@@ -191,6 +193,7 @@ fn inline_lists(infos: &[ListInfo]) -> Vec<ListDef> {
             name: l.name.clone(),
             items,
             pos: l.pos.clone(),
+            uses,
         });
     }
     out

@@ -52,11 +52,9 @@ impl FileText {
     /// The value of a scalar node, with pieces mapping its bytes to the file.
     pub fn scalar_source(&self, node: &Node, value: &str) -> Source {
         let mut pieces = Vec::new();
-        let (mut line, mut first) = match style(node) {
-            // Block scalar content starts on the line after the indicator.
-            Some(Style::Literal | Style::Folded) => (node.line + 1, false),
-            _ => (node.line, true),
-        };
+        // saphyr puts a block scalar's start at its first content character,
+        // and a quoted scalar's at its opening quote.
+        let (mut line, mut first) = (node.line, true);
         let quoted = matches!(style(node), Some(Style::SingleQuoted | Style::DoubleQuoted));
         let mut cursor = 0usize;
         // Each source line must contribute to the value; stop at the first that
@@ -191,7 +189,7 @@ mod tests {
         assert_eq!((p.line, p.col), (2, 24));
         let s = src_of("- macro: m\n  condition: \"a = 'b' and c\"\n", "condition");
         let p = s.pos_of(s.text.find('c').unwrap()).unwrap();
-        assert_eq!((p.line, p.col), (2, 28));
+        assert_eq!((p.line, p.col), (2, 27));
     }
 
     #[test]

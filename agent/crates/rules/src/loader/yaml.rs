@@ -324,10 +324,3 @@ mod tests {
         assert!(parse("x: ~\n").unwrap()[0].get("x").unwrap().is_null());
     }
 }
-#[test]
-fn dbg_block() {
-    let d = parse("- macro: m\n  condition: >\n    evt.type = open\n    and proc.name = x\n- macro: m\n  condition: |\n    a\n\n    and b\n").unwrap();
-    let Kind::Seq(items) = &d[0].kind else { panic!() };
-    for i in items { let n = i.get("condition").unwrap(); eprintln!("{} {} {} {}", n.line, n.col, n.start, n.end); }
-    panic!();
-}

@@ -1,0 +1,209 @@
+//! The compiled rule set and its evaluation.
+//!
+//! Rules are kept in definition order. Each event type maps to the ids of
+//! the active rules that can match it (rules without an evt.type restriction
+//! are merged into every entry), so evaluating an event is one hash lookup
+//! and a walk over a slice: no allocation, no field looked up by name.
+
+mod build;
+mod refs;
+mod select;
+
+use std::collections::HashMap;
+
+use saker_filter::output::OutputFormat;
+use saker_filter::{EvtTypes, FieldSource, Filter};
+
+use crate::model::{Pos, Priority};
+
+pub use build::compile;
+pub use select::Selection;
+
+/// Falco's `rule_matching`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RuleMatching {
+    /// Stop at the first matching rule, in definition order (Falco's default).
+    #[default]
+    First,
+    /// Report every matching rule.
+    All,
+}
+
+impl RuleMatching {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "first" => Some(RuleMatching::First),
+            "all" => Some(RuleMatching::All),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct EngineOptions {
+    pub rule_matching: RuleMatching,
+    /// Rules less severe than this are dropped at load time (Falco's `priority`).
+    pub min_priority: Priority,
+    /// Falco's `rules:` enable/disable selections, applied in order.
+    pub selections: Vec<Selection>,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            rule_matching: RuleMatching::First,
+            min_priority: Priority::Debug,
+            selections: Vec::new(),
+        }
+    }
+}
+
+/// One compiled rule.
+#[derive(Debug)]
+pub struct CompiledRule {
+    pub name: String,
+    pub desc: String,
+    pub priority: Priority,
+    pub source: String,
+    pub tags: Vec<String>,
+    /// After the file's `enabled` and the engine's selections.
+    pub enabled: bool,
+    /// Event types the rule can match (from the compiled condition).
+    pub evt_types: EvtTypes,
+    pub capture: bool,
+    pub capture_duration: Option<u64>,
+    pub filter: Filter,
+    pub output: OutputFormat,
+    /// The output format text, as loaded.
+    pub output_text: String,
+    pub pos: Pos,
+}
+
+#[derive(Debug, Default)]
+pub struct Engine {
+    rules: Vec<CompiledRule>,
+    /// Ids of the rules that run: enabled, syscall source, severe enough.
+    active: Vec<u32>,
+    /// evt.type → ids of active rules that can match it, in definition order.
+    index: HashMap<String, Box<[u32]>>,
+    /// Active rules with no evt.type restriction (for types not in `index`).
+    unrestricted: Box<[u32]>,
+    rule_matching: RuleMatching,
+}
+
+impl Engine {
+    fn from_rules(rules: Vec<CompiledRule>, opts: &EngineOptions) -> Engine {
+        let active: Vec<u32> = rules
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.enabled && r.source == "syscall" && r.priority <= opts.min_priority)
+            .map(|(i, _)| i as u32)
+            .collect();
+        let unrestricted: Vec<u32> = active
+            .iter()
+            .copied()
+            .filter(|&i| rules[i as usize].evt_types.is_unbounded())
+            .collect();
+        // Every type any rule names (in `Only` or `AllExcept`) gets an entry
+        // holding exactly the active rules that may match it.
+        let mut names: Vec<&String> = Vec::new();
+        for &i in &active {
+            match &rules[i as usize].evt_types {
+                EvtTypes::Only(s) | EvtTypes::AllExcept(s) => names.extend(s.iter()),
+                EvtTypes::All => {}
+            }
+        }
+        let index = names
+            .into_iter()
+            .map(|t| {
+                let ids: Vec<u32> = active
+                    .iter()
+                    .copied()
+                    .filter(|&i| rules[i as usize].evt_types.contains(t))
+                    .collect();
+                (t.clone(), ids.into_boxed_slice())
+            })
+            .collect();
+        Engine {
+            rules,
+            active,
+            index,
+            unrestricted: unrestricted.into_boxed_slice(),
+            rule_matching: opts.rule_matching,
+        }
+    }
+
+    /// Every compiled rule (active or not), in definition order.
+    pub fn rules(&self) -> &[CompiledRule] {
+        &self.rules
+    }
+
+    /// The rules that run against events.
+    pub fn active_rules(&self) -> impl Iterator<Item = &CompiledRule> {
+        self.active.iter().map(|&i| &self.rules[i as usize])
+    }
+
+    pub fn active_count(&self) -> usize {
+        self.active.len()
+    }
+
+    pub fn rule_matching(&self) -> RuleMatching {
+        self.rule_matching
+    }
+
+    /// The event types some active rule needs, or `None` when some active
+    /// rule is unrestricted (it needs every event).
+    pub fn evt_types(&self) -> Option<Vec<&str>> {
+        if !self.unrestricted.is_empty() {
+            return None;
+        }
+        let mut v: Vec<&str> = self.index.keys().map(String::as_str).collect();
+        v.sort_unstable();
+        Some(v)
+    }
+
+    /// Runs the rules that can match this event type, in definition order,
+    /// calling `visit` for each match (only the first with `rule_matching:
+    /// first`). Returns the number of matches.
+    pub fn evaluate<S: FieldSource + ?Sized>(
+        &self,
+        src: &S,
+        visit: impl FnMut(&CompiledRule),
+    ) -> usize {
+        let ids = self
+            .index
+            .get(src.evt_type())
+            .map_or(&*self.unrestricted, |v| &**v);
+        self.run(ids, src, visit)
+    }
+
+    /// Like [`Engine::evaluate`] but tries every active rule: the baseline
+    /// that shows what the evt.type index saves.
+    pub fn evaluate_unindexed<S: FieldSource + ?Sized>(
+        &self,
+        src: &S,
+        visit: impl FnMut(&CompiledRule),
+    ) -> usize {
+        self.run(&self.active, src, visit)
+    }
+
+    fn run<S: FieldSource + ?Sized>(
+        &self,
+        ids: &[u32],
+        src: &S,
+        mut visit: impl FnMut(&CompiledRule),
+    ) -> usize {
+        let mut n = 0;
+        for &i in ids {
+            let r = &self.rules[i as usize];
+            if r.filter.matches(src) {
+                visit(r);
+                n += 1;
+                if self.rule_matching == RuleMatching::First {
+                    break;
+                }
+            }
+        }
+        n
+    }
+}
