@@ -1,0 +1,229 @@
+//! The read path: pooled read-only connections and the SQL behind
+//! `/v1/alerts` and the gate. Every value is bound as a parameter; the SQL
+//! text is assembled only from fixed fragments chosen by which filters exist.
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use rusqlite::types::Value;
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+use super::schema::open_reader;
+use crate::alert::{AlertRecord, Priority, StoredAlert};
+use crate::error::StoreError;
+use crate::query::{Cursor, GateRequest, Query};
+
+/// Idle connections kept; more are opened under load and closed after.
+const POOL_IDLE_MAX: usize = 8;
+
+pub(crate) struct ReaderPool {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl ReaderPool {
+    pub(crate) fn new(path: PathBuf) -> ReaderPool {
+        ReaderPool {
+            path,
+            idle: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub(crate) fn with<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, StoreError> {
+        let pooled = self.idle.lock().ok().and_then(|mut v| v.pop());
+        let conn = match pooled {
+            Some(c) => c,
+            None => open_reader(&self.path)?,
+        };
+        let out = f(&conn);
+        if let Ok(mut v) = self.idle.lock() {
+            if v.len() < POOL_IDLE_MAX {
+                v.push(conn);
+            }
+        }
+        Ok(out?)
+    }
+}
+
+const COLUMNS: &str =
+    "id, time_ns, priority, rule, source, hostname, namespace, pod, container_id, json";
+
+fn record(r: &Row<'_>) -> rusqlite::Result<AlertRecord> {
+    let p: i64 = r.get(2)?;
+    Ok(AlertRecord {
+        id: r.get(0)?,
+        alert: StoredAlert {
+            time_ns: r.get(1)?,
+            // Only the writer fills this column, always from a Priority; an
+            // out-of-range value would mean outside tampering, shown as Debug.
+            priority: u8::try_from(p)
+                .ok()
+                .and_then(Priority::from_u8)
+                .unwrap_or(Priority::Debug),
+            rule: r.get(3)?,
+            source: r.get(4)?,
+            hostname: r.get(5)?,
+            namespace: r.get(6)?,
+            pod: r.get(7)?,
+            container_id: r.get(8)?,
+            json: r.get(9)?,
+        },
+    })
+}
+
+/// One page of `/v1/alerts`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueryPage {
+    /// Newest first.
+    pub alerts: Vec<AlertRecord>,
+    /// Present when more alerts match; pass it back as `cursor`.
+    pub next_cursor: Option<String>,
+}
+
+/// SQL for `q`, newest first, fetching `limit + 1` rows to know whether a
+/// next page exists.
+pub(crate) fn build_query(q: &Query) -> (String, Vec<Value>) {
+    let mut sql = format!("SELECT {COLUMNS} FROM alerts WHERE 1");
+    let mut args: Vec<Value> = Vec::new();
+    let mut eq = |col: &str, v: &Option<String>, sql: &mut String| {
+        if let Some(v) = v {
+            args.push(Value::Text(v.clone()));
+            sql.push_str(&format!(" AND {col} = ?{}", args.len()));
+        }
+    };
+    eq("namespace", &q.namespace, &mut sql);
+    eq("pod", &q.pod, &mut sql);
+    eq("container_id", &q.container, &mut sql);
+    eq("rule", &q.rule, &mut sql);
+    if let Some(p) = q.min_priority {
+        // Unary + keeps the planner on a time-ordered index: a priority
+        // range cannot give newest-first order without sorting every match.
+        args.push(Value::Integer(i64::from(p.as_u8())));
+        sql.push_str(&format!(" AND +priority <= ?{}", args.len()));
+    }
+    if let Some(s) = q.since_ns {
+        args.push(Value::Integer(s));
+        sql.push_str(&format!(" AND time_ns >= ?{}", args.len()));
+    }
+    if let Some(u) = q.until_ns {
+        args.push(Value::Integer(u));
+        sql.push_str(&format!(" AND time_ns < ?{}", args.len()));
+    }
+    if let Some(Cursor { time_ns, id }) = q.cursor {
+        // Written as a range on time_ns plus a residual test, which SQLite can
+        // drive from an index (it cannot for the plain OR form).
+        args.push(Value::Integer(time_ns));
+        let t = args.len();
+        args.push(Value::Integer(id));
+        let i = args.len();
+        sql.push_str(&format!(
+            " AND time_ns <= ?{t} AND (time_ns < ?{t} OR id < ?{i})"
+        ));
+    }
+    args.push(Value::Integer(i64::from(q.limit) + 1));
+    sql.push_str(&format!(
+        " ORDER BY time_ns DESC, id DESC LIMIT ?{}",
+        args.len()
+    ));
+    (sql, args)
+}
+
+pub(crate) fn query(conn: &Connection, q: &Query) -> rusqlite::Result<QueryPage> {
+    let (sql, args) = build_query(q);
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut alerts: Vec<AlertRecord> = stmt
+        .query_map(rusqlite::params_from_iter(args), record)?
+        .collect::<rusqlite::Result<_>>()?;
+    let next_cursor = if alerts.len() > q.limit as usize {
+        alerts.truncate(q.limit as usize);
+        alerts.last().map(|a| {
+            Cursor {
+                time_ns: a.alert.time_ns,
+                id: a.id,
+            }
+            .encode()
+        })
+    } else {
+        None
+    };
+    Ok(QueryPage {
+        alerts,
+        next_cursor,
+    })
+}
+
+pub(crate) fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<AlertRecord>> {
+    conn.prepare_cached(&format!("SELECT {COLUMNS} FROM alerts WHERE id = ?1"))?
+        .query_row(params![id], record)
+        .optional()
+}
+
+/// What the store holds for one gate window.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GateWindow {
+    /// Alerts in the window by priority (index = Priority as u8).
+    pub counts: [u64; 8],
+    /// Newest first; those at or above the threshold take precedence when
+    /// the window holds more than the cap.
+    pub alerts: Vec<AlertRecord>,
+}
+
+impl GateWindow {
+    pub fn total(&self) -> u64 {
+        self.counts.iter().sum()
+    }
+}
+
+pub(crate) fn gate_window(
+    conn: &Connection,
+    req: &GateRequest,
+    max_alerts: usize,
+) -> rusqlite::Result<GateWindow> {
+    let mut w = GateWindow::default();
+    // Counted from the (namespace, time_ns, priority) index alone.
+    let mut stmt = conn.prepare_cached(
+        "SELECT priority, count(*) FROM alerts WHERE namespace = ?1 AND time_ns >= ?2 \
+         GROUP BY priority",
+    )?;
+    let rows = stmt.query_map(params![req.namespace, req.since_ns], |r| {
+        Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+    })?;
+    for row in rows {
+        let (p, n) = row?;
+        let slot = usize::try_from(p).unwrap_or(7).min(7);
+        w.counts[slot] += n.max(0) as u64;
+    }
+    let thr = i64::from(req.threshold.as_u8());
+    let fetch = |sql: &str, limit: usize| -> rusqlite::Result<Vec<AlertRecord>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        conn.prepare_cached(sql)?
+            .query_map(
+                params![req.namespace, req.since_ns, thr, limit as i64],
+                record,
+            )?
+            .collect()
+    };
+    let mut alerts = fetch(
+        &format!(
+            "SELECT {COLUMNS} FROM alerts WHERE namespace = ?1 AND time_ns >= ?2 \
+             AND priority <= ?3 ORDER BY time_ns DESC, id DESC LIMIT ?4"
+        ),
+        max_alerts,
+    )?;
+    let below = fetch(
+        &format!(
+            "SELECT {COLUMNS} FROM alerts WHERE namespace = ?1 AND time_ns >= ?2 \
+             AND priority > ?3 ORDER BY time_ns DESC, id DESC LIMIT ?4"
+        ),
+        max_alerts - alerts.len(),
+    )?;
+    alerts.extend(below);
+    alerts.sort_by(|a, b| (b.alert.time_ns, b.id).cmp(&(a.alert.time_ns, a.id)));
+    w.alerts = alerts;
+    Ok(w)
+}
