@@ -206,7 +206,11 @@ pub enum Rhs {
     /// No right-hand side (`exists`).
     None,
     /// A single string or number, as written (unquoted, unescaped).
-    Value { text: String, quoted: bool, span: Span },
+    Value {
+        text: String,
+        quoted: bool,
+        span: Span,
+    },
     /// `(a, b, "c d")`.
     List(Vec<ListItem>, Span),
     /// A bare identifier after a list operator: `in shell_binaries`.

@@ -66,6 +66,15 @@ pub fn parse_operand(text: &str) -> Option<(Operand, usize)> {
     Some((Operand::Field(f), p.c.pos))
 }
 
+/// The content of a string that is wholly one quoted literal (`"a b"`,
+/// `'x'`), unescaped; `None` otherwise. List items from rules files are
+/// spliced into conditions as text by Falco, so quotes in them count.
+pub fn unquote(text: &str) -> Option<String> {
+    let mut c = Cursor::new(text);
+    let s = c.quoted().ok()??;
+    c.at_end().then_some(s)
+}
+
 struct Parser<'s> {
     c: Cursor<'s>,
     depth: usize,
@@ -169,7 +178,11 @@ impl<'s> Parser<'s> {
                     let inner = self.embedded()?;
                     let span = Span::new(start, self.c.pos);
                     let e = Expr::Not(Box::new(inner), span);
-                    return Ok(if negate { Expr::Not(Box::new(e), span) } else { e });
+                    return Ok(if negate {
+                        Expr::Not(Box::new(e), span)
+                    } else {
+                        e
+                    });
                 }
                 return Err(self.err("expected a blank or '(' after 'not'"));
             }
@@ -217,7 +230,9 @@ impl<'s> Parser<'s> {
             return Ok(Expr::Macro(id.to_string(), Span::new(start, self.c.pos)));
         }
         if self.c.at_end() {
-            return Err(self.err("unexpected end of condition, expected a field check, a macro or '('"));
+            return Err(
+                self.err("unexpected end of condition, expected a field check, a macro or '('")
+            );
         }
         Err(self.err("expected a field check, a macro name or '('"))
     }
@@ -446,14 +461,20 @@ impl<'s> Parser<'s> {
 }
 
 fn func_takes_literal(f: Transformer) -> bool {
-    matches!(f, Transformer::Concat | Transformer::Join | Transformer::Getopt)
+    matches!(
+        f,
+        Transformer::Concat | Transformer::Join | Transformer::Getopt
+    )
 }
 
 /// Arity rules: single-operand transformers take one field or transformer;
 /// `concat` takes one or more operands or string literals; `join` and
 /// `getopt` take one operand and one string literal, in either order.
 fn check_transformer_args(f: Transformer, args: &[Operand]) -> std::result::Result<(), String> {
-    let literals = args.iter().filter(|a| matches!(a, Operand::Literal(..))).count();
+    let literals = args
+        .iter()
+        .filter(|a| matches!(a, Operand::Literal(..)))
+        .count();
     let ok = match f {
         Transformer::Concat => !args.is_empty() && literals < args.len(),
         Transformer::Join | Transformer::Getopt => args.len() == 2 && literals == 1,
@@ -463,7 +484,9 @@ fn check_transformer_args(f: Transformer, args: &[Operand]) -> std::result::Resu
         return Ok(());
     }
     Err(match f {
-        Transformer::Concat => "concat( takes one or more fields or strings, at least one field".into(),
+        Transformer::Concat => {
+            "concat( takes one or more fields or strings, at least one field".into()
+        }
         Transformer::Join => "join( takes a separator string and a field".into(),
         Transformer::Getopt => "getopt( takes a field and an option string".into(),
         _ => format!("{}( takes exactly one field or transformer", f.name()),

@@ -65,7 +65,9 @@ impl<'e> Builder<'e> {
         if self.depth > MAX_COMPILE_DEPTH {
             return Err(self.err(
                 K::TooDeep,
-                format!("condition nests deeper than {MAX_COMPILE_DEPTH} levels after macro expansion"),
+                format!(
+                    "condition nests deeper than {MAX_COMPILE_DEPTH} levels after macro expansion"
+                ),
                 e.span(),
             ));
         }
@@ -84,7 +86,10 @@ impl<'e> Builder<'e> {
         if self.macros.iter().any(|m| m == name) {
             return Err(self.err(
                 K::MacroCycle(name.into()),
-                format!("macro '{name}' refers to itself (through {})", self.macros.join(" -> ")),
+                format!(
+                    "macro '{name}' refers to itself (through {})",
+                    self.macros.join(" -> ")
+                ),
                 span,
             ));
         }
@@ -227,10 +232,7 @@ impl<'e> Builder<'e> {
                 ))
             }
         };
-        Ok(Node::Check(Box::new(Check {
-            lhs: lhs.lhs,
-            test,
-        })))
+        Ok(Node::Check(Box::new(Check { lhs: lhs.lhs, test })))
     }
 
     fn require_string(&self, lhs: &Typed, op: Op, at: Span) -> Result<()> {
@@ -253,12 +255,18 @@ impl<'e> Builder<'e> {
         let bad = |what: &str| {
             self.err(
                 K::BadValue,
-                format!("'{}' (type {}) expects {what}, got '{text}'", lhs.name, lhs.ty.name()),
+                format!(
+                    "'{}' (type {}) expects {what}, got '{text}'",
+                    lhs.name,
+                    lhs.ty.name()
+                ),
                 span,
             )
         };
         Ok(match lhs.ty {
-            FieldType::Str | FieldType::Bytes | FieldType::StrList => Const::Bytes(text.as_bytes().into()),
+            FieldType::Str | FieldType::Bytes | FieldType::StrList => {
+                Const::Bytes(text.as_bytes().into())
+            }
             FieldType::U64
             | FieldType::I64
             | FieldType::Port
@@ -302,7 +310,12 @@ impl<'e> Builder<'e> {
             if ordered && matches!(c, Const::Bool(_) | Const::Net(_)) {
                 return Err(self.err(
                     K::BadOperator,
-                    format!("operator '{}' is not supported on '{}' (type {})", op.name(), lhs.name, lhs.ty.name()),
+                    format!(
+                        "operator '{}' is not supported on '{}' (type {})",
+                        op.name(),
+                        lhs.name,
+                        lhs.ty.name()
+                    ),
                     op_span,
                 ));
             }
@@ -320,24 +333,28 @@ impl<'e> Builder<'e> {
         self.require_string(lhs, op, op_span)?;
         let hex = || {
             parse_hex(text).ok_or_else(|| {
-                self.err(K::BadValue, format!("'{}' expects hex bytes, got '{text}'", op.name()), span)
+                self.err(
+                    K::BadValue,
+                    format!("'{}' expects hex bytes, got '{text}'", op.name()),
+                    span,
+                )
             })
         };
         Ok(match op {
-            Op::Contains => Test::Contains(Finder::new(text.as_bytes()).into_owned()),
-            Op::BContains => Test::Contains(Finder::new(&hex()?).into_owned()),
+            Op::Contains => Test::Contains(Box::new(Finder::new(text.as_bytes()).into_owned())),
+            Op::BContains => Test::Contains(Box::new(Finder::new(&hex()?).into_owned())),
             Op::IContains => Test::ContainsAny(self.ac(&[text], true, span)?),
             Op::StartsWith => Test::StartsWith(text.as_bytes().into()),
             Op::BStartsWith => Test::StartsWith(hex()?.into()),
             Op::EndsWith => Test::EndsWith(text.as_bytes().into()),
             Op::Glob => Test::Glob(Glob::new(text, false)),
             Op::IGlob => Test::Glob(Glob::new(text, true)),
-            Op::Regex => Test::Regex(
+            Op::Regex => Test::Regex(Box::new(
                 regex::bytes::RegexBuilder::new(&format!("^(?:{text})$"))
                     .size_limit(1 << 22)
                     .build()
                     .map_err(|e| self.err(K::BadValue, format!("invalid regex: {e}"), span))?,
-            ),
+            )),
             other => {
                 return Err(self.err(
                     K::BadOperator,
@@ -348,10 +365,16 @@ impl<'e> Builder<'e> {
         })
     }
 
-    fn ac(&self, needles: &[&str], fold: bool, span: Span) -> Result<aho_corasick::AhoCorasick> {
+    fn ac(
+        &self,
+        needles: &[&str],
+        fold: bool,
+        span: Span,
+    ) -> Result<Box<aho_corasick::AhoCorasick>> {
         AhoCorasickBuilder::new()
             .ascii_case_insensitive(fold)
             .build(needles)
+            .map(Box::new)
             .map_err(|e| self.err(K::BadValue, format!("cannot build matcher: {e}"), span))
     }
 
@@ -364,9 +387,14 @@ impl<'e> Builder<'e> {
         op_span: Span,
     ) -> Result<Test> {
         let span = items.first().map_or(op_span, |(_, s)| *s);
-        if m == Modifier::AnyOf && matches!(op, Op::Contains | Op::IContains) && lhs.ty.is_string() {
+        if m == Modifier::AnyOf && matches!(op, Op::Contains | Op::IContains) && lhs.ty.is_string()
+        {
             let needles: Vec<&str> = items.iter().map(|(s, _)| s.as_str()).collect();
-            return Ok(Test::ContainsAny(self.ac(&needles, op == Op::IContains, span)?));
+            return Ok(Test::ContainsAny(self.ac(
+                &needles,
+                op == Op::IContains,
+                span,
+            )?));
         }
         if m == Modifier::AnyOf && op == Op::Eq {
             return Ok(Test::Intersects(self.const_set(lhs, items)?));
@@ -393,7 +421,11 @@ impl<'e> Builder<'e> {
             }
             Rhs::ListRef(name, span) => {
                 if !self.env.lists.contains_key(name) {
-                    return Err(self.err(K::UndefinedList(name.clone()), format!("undefined list '{name}'"), *span));
+                    return Err(self.err(
+                        K::UndefinedList(name.clone()),
+                        format!("undefined list '{name}'"),
+                        *span,
+                    ));
                 }
                 self.expand_list(name, *span, 0, &mut out)?;
             }
@@ -403,15 +435,26 @@ impl<'e> Builder<'e> {
         Ok(out)
     }
 
-    fn expand_list(&self, name: &str, span: Span, depth: usize, out: &mut Vec<(String, Span)>) -> Result<()> {
+    fn expand_list(
+        &self,
+        name: &str,
+        span: Span,
+        depth: usize,
+        out: &mut Vec<(String, Span)>,
+    ) -> Result<()> {
         if depth > MAX_LIST_DEPTH {
-            return Err(self.err(K::TooDeep, format!("list '{name}' nests too deeply (cycle?)"), span));
+            return Err(self.err(
+                K::TooDeep,
+                format!("list '{name}' nests too deeply (cycle?)"),
+                span,
+            ));
         }
         for item in self.env.lists.get(name).map(Vec::as_slice).unwrap_or(&[]) {
             if item != name && self.env.lists.contains_key(item) {
                 self.expand_list(item, span, depth + 1, out)?;
             } else {
-                out.push((item.clone(), span));
+                let v = crate::parser::unquote(item).unwrap_or_else(|| item.clone());
+                out.push((v, span));
             }
         }
         Ok(())

@@ -161,9 +161,7 @@ fn dyn_one(op: Op, a: &Value<'_>, b: &Value<'_>) -> bool {
     if let (Some(x), Some(y)) = (a.as_bytes(), b.as_bytes()) {
         return match op {
             Op::Contains | Op::BContains => memmem::find(x, y).is_some(),
-            Op::IContains => {
-                y.is_empty() || x.windows(y.len()).any(|w| w.eq_ignore_ascii_case(y))
-            }
+            Op::IContains => y.is_empty() || x.windows(y.len()).any(|w| w.eq_ignore_ascii_case(y)),
             Op::StartsWith | Op::BStartsWith => x.starts_with(y),
             Op::EndsWith => x.ends_with(y),
             _ => cmp(x.cmp(y)),

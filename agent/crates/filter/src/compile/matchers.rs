@@ -74,11 +74,15 @@ impl IpNet {
         };
         match (self.addr, ip) {
             (IpAddr::V4(n), IpAddr::V4(a)) => {
-                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
                 u32::from(n) & mask == u32::from(a) & mask
             }
             (IpAddr::V6(n), IpAddr::V6(a)) => {
-                let mask = u128::MAX.checked_shl(128 - u32::from(self.prefix)).unwrap_or(0);
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
                 u128::from(n) & mask == u128::from(a) & mask
             }
             _ => false,
@@ -90,7 +94,7 @@ impl IpNet {
 /// needle as hex).
 pub fn parse_hex(s: &str) -> Option<Vec<u8>> {
     let s = s.trim();
-    if s.is_empty() || s.len() % 2 != 0 {
+    if s.is_empty() || !s.len().is_multiple_of(2) {
         return None;
     }
     s.as_bytes()
@@ -144,7 +148,10 @@ enum GlobTok {
     Lit(u8),
     Any,
     One,
-    Class { negated: bool, ranges: Vec<(u8, u8)> },
+    Class {
+        negated: bool,
+        ranges: Vec<(u8, u8)>,
+    },
 }
 
 /// An fnmatch-style glob (`*`, `?`, `[a-z]`, `[!x]`), as libsinsp's `glob`
@@ -159,7 +166,13 @@ pub struct Glob {
 impl Glob {
     pub fn new(pattern: &str, case_insensitive: bool) -> Glob {
         let p = pattern.as_bytes();
-        let fold = |b: u8| if case_insensitive { b.to_ascii_lowercase() } else { b };
+        let fold = |b: u8| {
+            if case_insensitive {
+                b.to_ascii_lowercase()
+            } else {
+                b
+            }
+        };
         let mut toks = Vec::new();
         let mut i = 0;
         while i < p.len() {
@@ -312,7 +325,9 @@ mod tests {
         assert!(n.contains("10.1.2.3".parse().unwrap()));
         assert!(!n.contains("11.1.2.3".parse().unwrap()));
         assert!(n.contains("::ffff:10.0.0.1".parse().unwrap()));
-        assert!(IpNet::parse("0.0.0.0/0").unwrap().contains("1.2.3.4".parse().unwrap()));
+        assert!(IpNet::parse("0.0.0.0/0")
+            .unwrap()
+            .contains("1.2.3.4".parse().unwrap()));
         let v6 = IpNet::parse("fe80::/10").unwrap();
         assert!(v6.contains("fe80::1".parse().unwrap()));
         assert!(!v6.contains("::1".parse().unwrap()));

@@ -47,8 +47,10 @@ impl Env {
     }
 
     pub fn with_list(mut self, name: &str, items: &[&str]) -> Self {
-        self.lists
-            .insert(name.to_string(), items.iter().map(|s| s.to_string()).collect());
+        self.lists.insert(
+            name.to_string(),
+            items.iter().map(|s| s.to_string()).collect(),
+        );
         self
     }
 }

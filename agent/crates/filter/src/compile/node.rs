@@ -77,14 +77,14 @@ pub enum ConstSet {
 pub enum Test {
     Exists,
     Cmp(CmpOp, Const),
-    Contains(Finder<'static>),
+    Contains(Box<Finder<'static>>),
     /// Any of several needles (merged `contains`, `contains anyof`,
     /// `icontains` with ASCII case folding).
-    ContainsAny(AhoCorasick),
+    ContainsAny(Box<AhoCorasick>),
     StartsWith(Box<[u8]>),
     EndsWith(Box<[u8]>),
     Glob(Glob),
-    Regex(regex::bytes::Regex),
+    Regex(Box<regex::bytes::Regex>),
     /// Every left value in the set.
     In(ConstSet),
     /// Some left value in the set.
@@ -161,14 +161,14 @@ fn merge_contains(children: Vec<Node>) -> Vec<Node> {
         match AhoCorasick::new(&needles) {
             Ok(ac) => out.push(Node::Check(Box::new(Check {
                 lhs: Lhs::Field(field),
-                test: Test::ContainsAny(ac),
+                test: Test::ContainsAny(Box::new(ac)),
             }))),
             // Building can only fail on size limits; fall back to one
             // check per needle.
             Err(_) => out.extend(needles.into_iter().map(|n| {
                 Node::Check(Box::new(Check {
                     lhs: Lhs::Field(field.clone()),
-                    test: Test::Contains(Finder::new(&n).into_owned()),
+                    test: Test::Contains(Box::new(Finder::new(&n).into_owned())),
                 }))
             })),
         }

@@ -84,7 +84,11 @@ pub fn apply<S: FieldSource + ?Sized>(t: &Transform, src: &S) -> Option<Owned> {
             if t.list_input {
                 return Some(smallvec::smallvec![OwnedValue::U64(vals.len() as u64)]);
             }
-            Some(vals.iter().map(|v| OwnedValue::U64(v.len() as u64)).collect())
+            Some(
+                vals.iter()
+                    .map(|v| OwnedValue::U64(v.len() as u64))
+                    .collect(),
+            )
         }
         Transformer::Concat => {
             let mut out = Vec::new();

@@ -56,7 +56,10 @@ pub enum FieldError {
     #[error("unknown field '{0}'")]
     Unknown(String),
     #[error("field '{field}' requires an argument ({expected})")]
-    MissingArg { field: String, expected: &'static str },
+    MissingArg {
+        field: String,
+        expected: &'static str,
+    },
     #[error("field '{field}' does not take an argument")]
     UnexpectedArg { field: String },
     #[error("field '{field}': invalid argument '{arg}' ({expected})")]
@@ -101,10 +104,7 @@ pub fn resolve(name: &str, arg: Option<&str>) -> Result<FieldRef, FieldError> {
         // `evt.arg.NAME` / `evt.rawarg.NAME`: the name is the argument.
         for base in [FieldId::EvtArg, FieldId::EvtRawArg] {
             let prefix = base.name();
-            if let Some(rest) = name
-                .strip_prefix(prefix)
-                .and_then(|r| r.strip_prefix('.'))
-            {
+            if let Some(rest) = name.strip_prefix(prefix).and_then(|r| r.strip_prefix('.')) {
                 if arg.is_some() {
                     return Err(FieldError::UnexpectedArg { field: name.into() });
                 }
@@ -158,18 +158,30 @@ mod tests {
 
     #[test]
     fn resolves_plain_indexed_keyed_and_dotted_fields() {
-        assert_eq!(resolve("proc.name", None).unwrap(), FieldRef::new(FieldId::ProcName));
+        assert_eq!(
+            resolve("proc.name", None).unwrap(),
+            FieldRef::new(FieldId::ProcName)
+        );
         let r = resolve("proc.aname", Some("2")).unwrap();
         assert_eq!(r.arg, FieldArg::Index(2));
         assert_eq!(r.to_string(), "proc.aname[2]");
         assert_eq!(resolve("proc.aname", None).unwrap().arg, FieldArg::None);
         let r = resolve("evt.arg.flags", None).unwrap();
-        assert_eq!((r.id, r.arg.clone()), (FieldId::EvtArg, FieldArg::Key("flags".into())));
+        assert_eq!(
+            (r.id, r.arg.clone()),
+            (FieldId::EvtArg, FieldArg::Key("flags".into()))
+        );
         assert_eq!(r.to_string(), "evt.arg.flags");
-        assert_eq!(resolve("evt.arg", Some("0")).unwrap().arg, FieldArg::Index(0));
+        assert_eq!(
+            resolve("evt.arg", Some("0")).unwrap().arg,
+            FieldArg::Index(0)
+        );
         let r = resolve("container.mount.dest", Some("/var/run/docker.sock")).unwrap();
         assert_eq!(r.to_string(), "container.mount.dest[/var/run/docker.sock]");
-        assert_eq!(resolve("proc.exe_ino.ctime", None).unwrap().id, FieldId::ProcExeInoCtime);
+        assert_eq!(
+            resolve("proc.exe_ino.ctime", None).unwrap().id,
+            FieldId::ProcExeInoCtime
+        );
     }
 
     #[test]
@@ -178,9 +190,21 @@ mod tests {
             resolve("proc.nope", None).unwrap_err(),
             FieldError::Unknown("proc.nope".into())
         );
-        assert!(matches!(resolve("proc.name", Some("1")), Err(FieldError::UnexpectedArg { .. })));
-        assert!(matches!(resolve("proc.aname", Some("x")), Err(FieldError::BadArg { .. })));
-        assert!(matches!(resolve("k8s.pod.label", None), Err(FieldError::MissingArg { .. })));
-        assert_eq!(resolve("evt.arg.a.b", None).unwrap_err().field(), "evt.arg.a.b");
+        assert!(matches!(
+            resolve("proc.name", Some("1")),
+            Err(FieldError::UnexpectedArg { .. })
+        ));
+        assert!(matches!(
+            resolve("proc.aname", Some("x")),
+            Err(FieldError::BadArg { .. })
+        ));
+        assert!(matches!(
+            resolve("k8s.pod.label", None),
+            Err(FieldError::MissingArg { .. })
+        ));
+        assert_eq!(
+            resolve("evt.arg.a.b", None).unwrap_err().field(),
+            "evt.arg.a.b"
+        );
     }
 }

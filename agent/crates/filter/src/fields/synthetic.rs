@@ -23,8 +23,10 @@ pub struct SyntheticEvent {
 
 impl SyntheticEvent {
     pub fn new(evt_type: &str) -> Self {
-        let mut e = SyntheticEvent::default();
-        e.evt_type = evt_type.to_string();
+        let mut e = SyntheticEvent {
+            evt_type: evt_type.to_string(),
+            ..Default::default()
+        };
         e.values
             .insert("evt.type".into(), vec![OwnedValue::Str(evt_type.into())]);
         e
@@ -121,9 +123,7 @@ impl FieldSource for SyntheticEvent {
             Some(v) => Some(&v[..]),
             None => match (&field.arg, Self::ancestor_self(field.id)) {
                 // Ancestors by index from the parent-first chain.
-                (FieldArg::Index(0), Some(own)) => {
-                    self.values.get(own.name()).map(|v| &v[..])
-                }
+                (FieldArg::Index(0), Some(own)) => self.values.get(own.name()).map(|v| &v[..]),
                 (FieldArg::Index(n), Some(_)) => self
                     .values
                     .get(field.id.name())
