@@ -272,6 +272,15 @@ impl<'s> Parser<'s> {
             } else if let Some(name) = self.c.field_name() {
                 Operand::Field(self.field_rest(name, at)?)
             } else if let Some(q) = self.c.quoted()? {
+                if !func_takes_literal(func) {
+                    return Err(self.err_at(
+                        at,
+                        &format!(
+                            "expected a field or a nested transformer inside '{}('",
+                            func.name()
+                        ),
+                    ));
+                }
                 Operand::Literal(q, Span::new(at, self.c.pos))
             } else if let Some(b) = self.c.bare_str().filter(|_| func_takes_literal(func)) {
                 Operand::Literal(b.to_string(), Span::new(at, self.c.pos))

@@ -1,2 +1,341 @@
-#![allow(unused_imports)]
+//! Evaluation semantics of every operator, modifier and transformer.
+
 use super::*;
+use crate::fields::SyntheticEvent;
+use crate::parse;
+
+fn filter(cond: &str) -> Filter {
+    let expr = parse(cond).unwrap_or_else(|e| panic!("{cond:?}: {e}"));
+    compile(&expr, &Env::default()).unwrap_or_else(|e| panic!("{cond:?}: {e}"))
+}
+
+fn m(cond: &str, ev: &SyntheticEvent) -> bool {
+    filter(cond).matches(ev)
+}
+
+fn ev() -> SyntheticEvent {
+    SyntheticEvent::new("execve")
+        .with("proc.name", "bash")
+        .with("proc.pname", "sshd")
+        .with("proc.exepath", "/usr/bin/bash")
+        .with("proc.cmdline", "bash -c 'cat /etc/shadow'")
+        .with("proc.args", "-c cat /etc/shadow")
+        .with("proc.pid", "4242")
+        .with("proc.ppid", "1")
+        .with("user.uid", "0")
+        .with("user.loginuid", "-1")
+        .with("fd.name", "/etc/shadow")
+        .with("fd.num", "3")
+        .with("fd.sip", "10.1.2.3")
+        .with("fd.snet", "10.1.2.3")
+        .with("fd.sport", "443")
+        .with("container.privileged", "true")
+        .with("evt.arg.flags", "O_RDWR|O_TRUNC")
+        .with("proc.env[HOME]", "/root")
+        .ancestors(&["sshd", "systemd"])
+}
+
+#[test]
+fn equality_and_inequality() {
+    let e = ev();
+    assert!(m("proc.name = bash", &e));
+    assert!(m("proc.name == bash", &e));
+    assert!(!m("proc.name = zsh", &e));
+    assert!(m("proc.name != zsh", &e));
+    assert!(!m("proc.name != bash", &e));
+    assert!(!m("proc.name = BASH", &e));
+}
+
+#[test]
+fn numeric_comparisons_are_typed() {
+    let e = ev();
+    assert!(m("proc.pid = 4242", &e));
+    assert!(m("proc.pid = 0x1092", &e));
+    assert!(m("proc.pid > 100", &e));
+    assert!(!m("proc.pid < 100", &e));
+    assert!(m("proc.pid >= 4242 and proc.pid <= 4242", &e));
+    // Numerically, not as text ("4242" < "500" as strings).
+    assert!(m("proc.pid > 500", &e));
+    assert!(m("user.loginuid = -1", &e));
+    assert!(m("user.loginuid < 0", &e));
+    assert!(m("fd.sport in (80, 443)", &e));
+    assert!(!m("fd.sport in (80, 8080)", &e));
+    assert!(m("fd.num >= 0", &e));
+}
+
+#[test]
+fn strings_compare_bytewise_for_ordering() {
+    let e = ev();
+    assert!(m("proc.name < cat", &e));
+    assert!(m("proc.name > a", &e));
+    assert!(!m("proc.name > c", &e));
+}
+
+#[test]
+fn booleans() {
+    let e = ev();
+    assert!(m("container.privileged = true", &e));
+    assert!(!m("container.privileged = false", &e));
+    assert!(m("container.privileged != false", &e));
+}
+
+#[test]
+fn addresses_and_networks() {
+    let e = ev();
+    assert!(m("fd.sip = 10.1.2.3", &e));
+    assert!(!m("fd.sip = 10.1.2.4", &e));
+    assert!(m("fd.sip != 10.1.2.4", &e));
+    assert!(m("fd.snet = 10.0.0.0/8", &e));
+    assert!(!m("fd.snet = 192.168.0.0/16", &e));
+    assert!(m("fd.snet in (192.168.0.0/16, 10.0.0.0/8)", &e));
+    assert!(m(r#"fd.sip in ("127.0.0.1", 10.1.2.3)"#, &e));
+    assert!(!m("fd.sip in (127.0.0.1)", &e));
+}
+
+#[test]
+fn contains_family() {
+    let e = ev();
+    assert!(m("proc.cmdline contains shadow", &e));
+    assert!(!m("proc.cmdline contains passwd", &e));
+    assert!(m("proc.cmdline icontains SHADOW", &e));
+    assert!(!m("proc.cmdline contains SHADOW", &e));
+    assert!(m("evt.arg.flags contains O_TRUNC", &e));
+    // bcontains/bstartswith take hex.
+    let b = SyntheticEvent::new("write").with("evt.buffer", "\u{7f}ELF rest");
+    assert!(m("evt.buffer bcontains 454c46", &b));
+    assert!(!m("evt.buffer bcontains 454c47", &b));
+    assert!(m("evt.buffer bstartswith 7f454c46", &b));
+    assert!(!m("evt.buffer bstartswith 454c46", &b));
+}
+
+#[test]
+fn prefix_suffix_glob_regex() {
+    let e = ev();
+    assert!(m("fd.name startswith /etc/", &e));
+    assert!(!m("fd.name startswith /var/", &e));
+    assert!(m("fd.name endswith shadow", &e));
+    assert!(!m("fd.name endswith passwd", &e));
+    assert!(m("fd.name glob '/etc/*'", &e));
+    assert!(m("fd.name glob /etc/sha?ow", &e));
+    assert!(!m("fd.name glob '/var/*'", &e));
+    assert!(m("fd.name iglob '/ETC/*'", &e));
+    assert!(!m("fd.name glob '/ETC/*'", &e));
+    // regex is a full match.
+    assert!(m("proc.name regex 'ba.*'", &e));
+    assert!(!m("proc.name regex 'as'", &e));
+    assert!(m("proc.name regex '.*as.*'", &e));
+    assert!(m(r#"fd.name regex "/etc/(shadow|passwd)""#, &e));
+}
+
+#[test]
+fn in_intersects_pmatch() {
+    let e = ev();
+    assert!(m("proc.name in (sh, bash, zsh)", &e));
+    assert!(!m("proc.name in (sh, zsh)", &e));
+    assert!(!m("proc.name in ()", &e));
+    assert!(m("proc.name intersects (bash)", &e));
+    assert!(m("fd.name pmatch (/etc, /var/lib)", &e));
+    assert!(m("fd.name pmatch (/etc/shadow)", &e));
+    assert!(!m("fd.name pmatch (/et, /var)", &e));
+}
+
+#[test]
+fn list_valued_fields_in_means_all_intersects_means_any() {
+    let p = SyntheticEvent::new("execve").with_list("k8s.pod.labels", &["app:web", "tier:front"]);
+    assert!(m("k8s.pod.labels in (app:web, tier:front, x:y)", &p));
+    assert!(!m("k8s.pod.labels in (app:web)", &p));
+    assert!(m("k8s.pod.labels intersects (app:web)", &p));
+    assert!(!m("k8s.pod.labels intersects (app:db)", &p));
+    // Other operators match when any value matches.
+    assert!(m("k8s.pod.labels startswith tier", &p));
+}
+
+#[test]
+fn ancestors_any_and_indexed() {
+    let e = ev();
+    assert!(m("proc.aname = systemd", &e));
+    assert!(m("proc.aname = sshd", &e));
+    assert!(!m("proc.aname = cron", &e));
+    assert!(m("proc.aname[1] = sshd", &e));
+    assert!(m("proc.aname[2] = systemd", &e));
+    assert!(!m("proc.aname[2] = sshd", &e));
+    assert!(m("proc.aname[0] = bash", &e));
+    assert!(!m("proc.aname[3] = systemd", &e));
+    assert!(m("proc.aname in (sshd, systemd)", &e));
+    assert!(!m("proc.aname in (sshd)", &e));
+    assert!(m("proc.aname intersects (sshd)", &e));
+}
+
+#[test]
+fn missing_fields_are_false_and_not_of_them_true() {
+    let e = ev();
+    assert!(!m("proc.tty = 0", &e));
+    assert!(!m("proc.tty != 0", &e));
+    assert!(m("not proc.tty = 0", &e));
+    assert!(!m("k8s.ns.name in (default)", &e));
+    assert!(!m("k8s.ns.name contains x", &e));
+    assert!(!m("proc.env[PATH] = x", &e));
+    assert!(m("proc.env[HOME] = /root", &e));
+}
+
+#[test]
+fn exists() {
+    let e = ev();
+    assert!(m("proc.name exists", &e));
+    assert!(!m("proc.tty exists", &e));
+    assert!(m("not proc.tty exists", &e));
+    assert!(m("proc.aname[2] exists", &e));
+    assert!(!m("proc.aname[5] exists", &e));
+}
+
+#[test]
+fn boolean_logic() {
+    let e = ev();
+    assert!(m("proc.name = bash and proc.pname = sshd", &e));
+    assert!(!m("proc.name = bash and proc.pname = cron", &e));
+    assert!(m("proc.name = zsh or proc.pname = sshd", &e));
+    assert!(!m("proc.name = zsh or proc.pname = cron", &e));
+    assert!(m("not (proc.name = zsh or proc.pname = cron)", &e));
+    assert!(m(
+        "proc.name = zsh or proc.name = bash and proc.pname = sshd",
+        &e
+    ));
+    assert!(!m(
+        "(proc.name = zsh or proc.name = bash) and proc.pname = cron",
+        &e
+    ));
+}
+
+#[test]
+fn merged_contains_keep_semantics() {
+    let f = filter(
+        "proc.cmdline contains xmrig or proc.cmdline contains shadow or proc.cmdline contains \
+         minerd or proc.name = zsh",
+    );
+    assert!(f.matches(&ev()));
+    assert!(!f.matches(&ev().with("proc.cmdline", "ls -l")));
+    assert!(f.matches(&ev().with("proc.cmdline", "./xmrig -o pool")));
+    assert!(f.matches(&ev().with("proc.cmdline", "ls").with("proc.name", "zsh")));
+    assert!(!f.matches(&ev().without("proc.cmdline")));
+}
+
+#[test]
+fn modifiers_quantify_over_the_list() {
+    let e = ev();
+    assert!(m("proc.name startswith anyof (ba, zs)", &e));
+    assert!(!m("proc.name startswith anyof (zs, fi)", &e));
+    assert!(m("proc.cmdline contains allof (cat, shadow)", &e));
+    assert!(!m("proc.cmdline contains allof (cat, passwd)", &e));
+    assert!(m("proc.cmdline contains oneof (cat, passwd)", &e));
+    assert!(!m("proc.cmdline contains oneof (cat, shadow)", &e));
+    assert!(m("proc.cmdline icontains anyof (SHADOW, x)", &e));
+    assert!(m("proc.name = anyof (bash, sh)", &e));
+    assert!(m("proc.pid > allof (1, 100)", &e));
+    assert!(!m("proc.pid > allof (1, 10000)", &e));
+    assert!(m("fd.name glob anyof ('/var/*', '/etc/*')", &e));
+    assert!(!m("proc.tty = anyof (0, 1)", &e));
+}
+
+#[test]
+fn transformers() {
+    let e = ev()
+        .with("proc.name", "BaSh")
+        .with("proc.env[TOKEN]", "aGVsbG8=");
+    assert!(m("tolower(proc.name) = bash", &e));
+    assert!(!m("proc.name = bash", &e));
+    assert!(m("toupper(proc.name) = BASH", &e));
+    assert!(m("toupper(tolower(proc.name)) = BASH", &e));
+    assert!(m("b64(proc.env[TOKEN]) = hello", &e));
+    assert!(m("basename(proc.exepath) = bash", &e));
+    assert!(m("len(proc.name) = 4", &e));
+    assert!(m("len(proc.name) > 3", &e));
+    assert!(!m("len(proc.name) > 4", &e));
+    assert!(m("len(proc.aname) = 2", &e));
+    assert!(m(
+        r#"concat(proc.pname, "/", tolower(proc.name)) = "sshd/bash""#,
+        &e
+    ));
+    assert!(m(r#"join(",", proc.aname) = "sshd,systemd""#, &e));
+    assert!(m(r#"getopt(proc.args, "-c") = cat"#, &e));
+    assert!(!m("tolower(proc.tty) = x", &e));
+    assert!(m("not tolower(proc.tty) = x", &e));
+    assert!(m("tolower(proc.aname) = systemd", &e));
+    assert!(m("tolower(proc.name) in (bash, sh)", &e));
+    assert!(m("tolower(proc.name) contains as", &e));
+}
+
+#[test]
+fn field_to_field_with_val() {
+    let e = ev().with("proc.pname", "bash");
+    assert!(m("proc.name = val(proc.pname)", &e));
+    assert!(!m("proc.name != val(proc.pname)", &e));
+    assert!(!m("proc.name = val(proc.exepath)", &e));
+    assert!(m("proc.exepath endswith val(proc.name)", &e));
+    assert!(m("proc.pid > val(proc.ppid)", &e));
+    assert!(m("proc.name = val(proc.aname[0])", &e));
+    assert!(m(
+        "proc.pname in val(proc.name)",
+        &ev().with("proc.pname", "bash")
+    ));
+    assert!(m("toupper(proc.name) = toupper(proc.pname)", &e));
+    assert!(!m("proc.name = val(proc.tty)", &e));
+}
+
+#[test]
+fn evt_type_sets() {
+    let only = |s: &[&str]| EvtTypes::Only(s.iter().map(|x| x.to_string()).collect());
+    let et = |c: &str| filter(c).evt_types().clone();
+    assert_eq!(et("evt.type = open"), only(&["open"]));
+    assert_eq!(et("evt.type in (open, openat)"), only(&["open", "openat"]));
+    assert_eq!(
+        et("evt.type in (open, openat) and evt.type = open"),
+        only(&["open"])
+    );
+    assert_eq!(
+        et("evt.type = open or evt.type = close"),
+        only(&["close", "open"])
+    );
+    assert_eq!(et("evt.type = open and proc.name = x"), only(&["open"]));
+    assert_eq!(et("evt.type = open or proc.name = x"), EvtTypes::All);
+    assert_eq!(et("proc.name = x"), EvtTypes::All);
+    assert_eq!(
+        et("not evt.type = open"),
+        EvtTypes::AllExcept(["open".to_string()].into())
+    );
+    assert_eq!(
+        et("evt.type != open"),
+        EvtTypes::AllExcept(["open".to_string()].into())
+    );
+    assert_eq!(
+        et("evt.type in (open, close) and not evt.type = close"),
+        only(&["open"])
+    );
+    assert_eq!(
+        et("evt.type in (open, close) and evt.type != close"),
+        only(&["open"])
+    );
+    // Negating a mixed conjunction must not drop `open`.
+    assert_eq!(et("not (evt.type = open and proc.name = x)"), EvtTypes::All);
+    assert_eq!(et("evt.type = open and evt.type = close"), only(&[]));
+    let f = filter("evt.type in (open, openat) and not evt.type = openat");
+    assert!(f.evt_types().contains("open") && !f.evt_types().contains("openat"));
+    let all = filter("not evt.type = open")
+        .evt_types()
+        .resolve(["open", "close", "read"]);
+    assert_eq!(all, ["close".to_string(), "read".to_string()].into());
+}
+
+#[test]
+fn fields_used_in_order_without_duplicates() {
+    let f = filter("evt.type = open and proc.name = a or proc.aname[2] = b and proc.name = c");
+    let names: Vec<String> = f.fields_used().iter().map(|r| r.to_string()).collect();
+    assert_eq!(names, ["evt.type", "proc.name", "proc.aname[2]"]);
+}
+
+#[test]
+fn works_through_dyn_source() {
+    let f = filter("proc.name = bash");
+    let e = ev();
+    let d: &dyn crate::fields::FieldSource = &e;
+    assert!(f.matches(d));
+}
