@@ -8,6 +8,7 @@ use std::collections::{HashMap, HashSet};
 
 use saker_filter::ast::Expr;
 use saker_filter::output::{compile_format, OutputError};
+use saker_filter::compile::CompileErrorKind;
 use saker_filter::{parser, CompileError, Env, EvtTypes};
 
 use super::{refs, CompiledRule, Engine, EngineOptions};
@@ -159,19 +160,24 @@ fn compile_error(
     code: Code,
     warning: bool,
 ) -> Diagnostic {
+    // Falco's wording for the most common mistake.
+    let message = match &e.kind {
+        CompileErrorKind::UndefinedMacro(name) => format!("Undefined macro '{name}' used in filter."),
+        _ => e.message.clone(),
+    };
     let (pos, msg) = match e.in_macro.as_deref().and_then(|m| macros.get(m)) {
         Some(m) => (
             m.condition.pos_of(e.offset),
             format!(
                 "{} (in macro '{}', used by this rule at {})",
-                e.message,
+                message,
                 m.name,
                 r.condition
                     .pos_of(e.origin_offset)
                     .map_or_else(String::new, |p| format!("line {} column {}", p.line, p.col))
             ),
         ),
-        None => (r.condition.pos_of(e.offset), e.message.clone()),
+        None => (r.condition.pos_of(e.offset), message),
     };
     let d = if warning {
         Diagnostic::warning(code, msg)

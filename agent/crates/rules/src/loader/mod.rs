@@ -91,11 +91,13 @@ impl Loader {
             Ok(d) => d,
             Err(e) => {
                 self.failed = true;
-                self.diags.push(
-                    Diagnostic::error(Code::YamlParse, e.message)
-                        .at(ft.pos(e.line, e.col))
-                        .expected("valid YAML"),
-                );
+                let mut d = Diagnostic::error(Code::YamlParse, e.message)
+                    .at(ft.pos(e.line, e.col))
+                    .expected("valid YAML");
+                if let Some((kind, name)) = enclosing_item(content, e.line) {
+                    d = d.item(kind, &name);
+                }
+                self.diags.push(d);
                 return;
             }
         };
@@ -166,6 +168,24 @@ impl Loader {
     }
 }
 
+/// The item a YAML syntax error most likely sits in: the last `- rule: X`
+/// (or macro, list) line at or before `line`. Only a hint for the message.
+fn enclosing_item(text: &str, line: u32) -> Option<(ItemKind, String)> {
+    let lines: Vec<&str> = text.lines().take(line as usize).collect();
+    lines.iter().rev().find_map(|l| {
+        let rest = l.strip_prefix("- ")?;
+        let (key, name) = rest.split_once(':')?;
+        let kind = match key.trim() {
+            "rule" => ItemKind::Rule,
+            "macro" => ItemKind::Macro,
+            "list" => ItemKind::List,
+            _ => return None,
+        };
+        let name = name.trim().trim_matches(['"', '\'']);
+        (!name.is_empty()).then(|| (kind, name.to_string()))
+    })
+}
+
 /// Splices the items of earlier lists named in a list (Falco inlines a
 /// referenced list only when it was defined before the referencing one).
 fn inline_lists(infos: &[ListInfo]) -> Vec<ListDef> {
@@ -206,11 +226,4 @@ pub fn collect(paths: &[PathBuf]) -> (Option<Collected>, Diagnostics) {
         l.add_path(p);
     }
     l.finish()
-}
-
-/// A warning for an item, used by the engine for unused macros and lists.
-pub fn item_warning(code: Code, msg: &str, pos: &Pos, kind: ItemKind, name: &str) -> Diagnostic {
-    Diagnostic::warning(code, msg)
-        .at(pos.clone())
-        .item(kind, name)
 }
