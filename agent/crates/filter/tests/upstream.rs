@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use saker_filter::{compile, parse, Env};
+use saker_filter::{compile, compile_format, parse, Env};
 use saphyr::{LoadableYamlNode, Yaml};
 
 fn upstream_dir() -> PathBuf {
@@ -27,6 +27,7 @@ struct Item {
     kind: &'static str,
     name: String,
     condition: Option<String>,
+    output: Option<String>,
     items: Vec<String>,
 }
 
@@ -74,6 +75,7 @@ fn load(file: &str) -> Vec<Item> {
                     continue;
                 };
                 let condition = entry.as_mapping_get("condition").and_then(scalar);
+                let output = entry.as_mapping_get("output").and_then(scalar);
                 let items = entry
                     .as_mapping_get("items")
                     .and_then(|i| i.as_sequence())
@@ -83,6 +85,7 @@ fn load(file: &str) -> Vec<Item> {
                     kind,
                     name,
                     condition,
+                    output,
                     items,
                 });
             }
@@ -131,6 +134,7 @@ fn every_upstream_rule_compiles() {
             kind: i.kind,
             name: i.name.clone(),
             condition: i.condition.clone(),
+            output: i.output.clone(),
             items: i.items.clone(),
         }));
         let mut env = Env::new();
@@ -172,4 +176,73 @@ fn every_upstream_rule_compiles() {
         failures.join("\n")
     );
     assert!(compiled > 80, "only {compiled} rules compiled");
+}
+
+#[test]
+fn every_upstream_output_compiles() {
+    let mut count = 0;
+    let mut failures = Vec::new();
+    for file in FILES {
+        for item in load(file) {
+            let Some(out) = &item.output else { continue };
+            count += 1;
+            match compile_format(out) {
+                Ok(f) => assert!(!f.fields().is_empty(), "{}", item.name),
+                Err(e) => failures.push(format!("{file}: {}: {e}\n  {out}", item.name)),
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert!(count > 80, "only {count} outputs");
+}
+
+/// Rules are indexed by event type: almost every upstream rule must have a
+/// bounded set of event types (Falco warns for the others).
+#[test]
+fn upstream_rules_have_bounded_event_types() {
+    let mut all = Vec::new();
+    let mut env = Env::new();
+    for file in FILES {
+        all.extend(load(file));
+    }
+    for i in &all {
+        match i.kind {
+            "macro" => {
+                if let Some(c) = &i.condition {
+                    env.macros
+                        .insert(i.name.clone(), parse(c).expect("macro parses"));
+                }
+            }
+            "list" => {
+                env.lists.insert(i.name.clone(), i.items.clone());
+            }
+            _ => {}
+        }
+    }
+    let mut unbounded = Vec::new();
+    let mut total = 0;
+    for i in all.iter().filter(|i| i.kind == "rule") {
+        let Some(c) = &i.condition else { continue };
+        let Ok(f) = compile(&parse(c).expect("parses"), &env) else {
+            continue;
+        };
+        total += 1;
+        if f.evt_types().is_unbounded() {
+            unbounded.push(i.name.clone());
+        }
+    }
+    assert!(total > 80);
+    assert!(unbounded.len() <= 3, "unbounded: {unbounded:?}");
+    // Spot check one stable rule.
+    let rule = all
+        .iter()
+        .find(|i| i.name == "Terminal shell in container")
+        .expect("rule");
+    let f = compile(&parse(rule.condition.as_deref().unwrap()).unwrap(), &env).unwrap();
+    assert!(f.evt_types().contains("execve") && !f.evt_types().contains("open"));
 }

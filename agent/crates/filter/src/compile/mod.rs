@@ -171,3 +171,5 @@ pub fn compile_operand(
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_env;
