@@ -49,9 +49,16 @@ struct Counters {
 /// What the cache knows about one id.
 #[derive(Debug, Clone)]
 enum Entry {
-    Found { info: Arc<ContainerInfo>, at: Instant },
-    Missing { at: Instant },
-    Failed { at: Instant },
+    Found {
+        info: Arc<ContainerInfo>,
+        at: Instant,
+    },
+    Missing {
+        at: Instant,
+    },
+    Failed {
+        at: Instant,
+    },
 }
 
 /// State of an id, for callers that need to tell "not yet" from "never".
@@ -85,7 +92,9 @@ pub struct ContainerCache {
 
 impl std::fmt::Debug for ContainerCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ContainerCache").field("stats", &self.stats()).finish()
+        f.debug_struct("ContainerCache")
+            .field("stats", &self.stats())
+            .finish()
     }
 }
 
@@ -119,15 +128,24 @@ impl ContainerCache {
         self.get_hinted(&m.full_id, Some(m.hint))
     }
 
-    pub fn get_hinted(&self, full_id: &str, hint: Option<RuntimeHint>) -> Option<Arc<ContainerInfo>> {
+    pub fn get_hinted(
+        &self,
+        full_id: &str,
+        hint: Option<RuntimeHint>,
+    ) -> Option<Arc<ContainerInfo>> {
         let (result, stale) = {
             let Ok(map) = self.shared.entries.read() else {
                 return None;
             };
             match map.get(full_id) {
-                Some(Entry::Found { info, at }) => (Some(info.clone()), at.elapsed() >= self.shared.cfg.refresh_interval),
+                Some(Entry::Found { info, at }) => (
+                    Some(info.clone()),
+                    at.elapsed() >= self.shared.cfg.refresh_interval,
+                ),
                 Some(Entry::Missing { at }) => (None, at.elapsed() >= self.shared.cfg.negative_ttl),
-                Some(Entry::Failed { at }) => (None, at.elapsed() >= self.shared.cfg.retry_interval),
+                Some(Entry::Failed { at }) => {
+                    (None, at.elapsed() >= self.shared.cfg.retry_interval)
+                }
                 None => (None, true),
             }
         };
@@ -154,14 +172,24 @@ impl ContainerCache {
 
     /// Waits (up to `timeout`) for an answer; for start-up scans and tests,
     /// never for the event path.
-    pub async fn fetch(&self, full_id: &str, hint: Option<RuntimeHint>, timeout: Duration) -> LookupState {
+    pub async fn fetch(
+        &self,
+        full_id: &str,
+        hint: Option<RuntimeHint>,
+        timeout: Duration,
+    ) -> LookupState {
         let deadline = tokio::time::Instant::now() + timeout;
         let mut asked = false;
         loop {
             let notified = self.shared.done.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            let pending = self.shared.pending.lock().map(|p| p.contains(full_id)).unwrap_or(false);
+            let pending = self
+                .shared
+                .pending
+                .lock()
+                .map(|p| p.contains(full_id))
+                .unwrap_or(false);
             if !pending {
                 let st = self.state(full_id);
                 if asked || !matches!(st, LookupState::Unknown | LookupState::Failed) {
@@ -196,20 +224,26 @@ impl ContainerCache {
             failures: l(&c.failures),
             errors_logged: l(&c.errors_logged),
             queue_full: l(&c.queue_full),
-            entries: self.shared.entries.read().map(|m| m.len() as u64).unwrap_or(0),
+            entries: self
+                .shared
+                .entries
+                .read()
+                .map(|m| m.len() as u64)
+                .unwrap_or(0),
         }
     }
 
     fn enqueue(&self, full_id: &str, hint: Option<RuntimeHint>) {
         enqueue(&self.shared, &self.tx, full_id, hint);
     }
-
 }
 
 fn enqueue(shared: &Shared, tx: &mpsc::Sender<Request>, full_id: &str, hint: Option<RuntimeHint>) {
     let id: Arc<str> = Arc::from(full_id);
     {
-        let Ok(mut p) = shared.pending.lock() else { return };
+        let Ok(mut p) = shared.pending.lock() else {
+            return;
+        };
         if !p.insert(id.clone()) {
             return; // already queued or in flight
         }
@@ -244,7 +278,10 @@ async fn lookup_one(shared: &Shared, id: &Arc<str>, hint: Option<RuntimeHint>) {
     let entry = match outcome {
         Outcome::Found(info) => {
             shared.stats.found.fetch_add(1, Ordering::Relaxed);
-            Some(Entry::Found { info: Arc::new(info), at: now })
+            Some(Entry::Found {
+                info: Arc::from(info),
+                at: now,
+            })
         }
         Outcome::NotFound => {
             shared.stats.not_found.fetch_add(1, Ordering::Relaxed);
@@ -275,7 +312,9 @@ async fn lookup_one(shared: &Shared, id: &Arc<str>, hint: Option<RuntimeHint>) {
 
 /// Logs each failing socket once, when it starts failing.
 fn note_down(shared: &Shared, errors: Vec<(PathBuf, crate::Error)>) {
-    let Ok(mut down) = shared.down.lock() else { return };
+    let Ok(mut down) = shared.down.lock() else {
+        return;
+    };
     for (sock, err) in errors {
         if down.insert(sock.clone()) {
             shared.stats.errors_logged.fetch_add(1, Ordering::Relaxed);
@@ -292,7 +331,9 @@ fn note_recovered(shared: &Shared, answered: &[PathBuf]) {
     if answered.is_empty() {
         return;
     }
-    let Ok(mut down) = shared.down.lock() else { return };
+    let Ok(mut down) = shared.down.lock() else {
+        return;
+    };
     down.remove(&PathBuf::new());
     for sock in answered {
         if down.remove(sock) {
@@ -362,11 +403,17 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn absent_socket_keeps_fields_empty_and_logs_once() {
-        let cache = ContainerCache::start(cfg(vec!["/nonexistent/saker/docker.sock".into()]), &Handle::current());
+        let cache = ContainerCache::start(
+            cfg(vec!["/nonexistent/saker/docker.sock".into()]),
+            &Handle::current(),
+        );
         for _ in 0..1000 {
             assert!(cache.get(ID).is_none());
         }
-        assert_eq!(cache.fetch(ID, None, Duration::from_secs(2)).await, LookupState::Failed);
+        assert_eq!(
+            cache.fetch(ID, None, Duration::from_secs(2)).await,
+            LookupState::Failed
+        );
         // Many more events and retries: still one log line.
         for _ in 0..5 {
             tokio::time::sleep(Duration::from_millis(60)).await;
@@ -377,7 +424,10 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(100)).await;
         let s = cache.stats();
         assert!(s.failures >= 2, "{s:?}");
-        assert!(s.lookups < 20, "lookups are deduplicated and rate limited: {s:?}");
+        assert!(
+            s.lookups < 20,
+            "lookups are deduplicated and rate limited: {s:?}"
+        );
         assert_eq!(s.errors_logged, 1, "{s:?}");
         assert_eq!(s.found, 0);
     }
@@ -398,7 +448,9 @@ mod tests {
                 h.fetch_add(1, Ordering::Relaxed);
                 let mut b = [0u8; 2048];
                 let _ = s.read(&mut b).await;
-                let _ = s.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n").await;
+                let _ = s
+                    .write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+                    .await;
             }
         });
         let mut c = cfg(vec![sock.clone()]);
@@ -407,11 +459,18 @@ mod tests {
         for _ in 0..100 {
             assert!(cache.get(ID).is_none());
         }
-        assert_eq!(cache.fetch(ID, None, Duration::from_secs(2)).await, LookupState::NotFound);
+        assert_eq!(
+            cache.fetch(ID, None, Duration::from_secs(2)).await,
+            LookupState::NotFound
+        );
         for _ in 0..100 {
             assert!(cache.get(ID).is_none());
         }
-        assert_eq!(hits.load(Ordering::Relaxed), 1, "one request for 200 misses");
+        assert_eq!(
+            hits.load(Ordering::Relaxed),
+            1,
+            "one request for 200 misses"
+        );
         let s = cache.stats();
         assert_eq!((s.not_found, s.errors_logged, s.misses), (1, 0, 200));
         let _ = std::fs::remove_dir_all(&dir);
@@ -421,7 +480,13 @@ mod tests {
     fn eviction_prefers_negative_entries() {
         let mut m = HashMap::new();
         let now = Instant::now();
-        m.insert(Arc::from("a"), Entry::Found { info: Arc::new(ContainerInfo::new("a")), at: now });
+        m.insert(
+            Arc::from("a"),
+            Entry::Found {
+                info: Arc::new(ContainerInfo::new("a")),
+                at: now,
+            },
+        );
         m.insert(Arc::from("b"), Entry::Missing { at: now });
         evict_one(&mut m);
         assert!(m.contains_key("a") && !m.contains_key("b"));

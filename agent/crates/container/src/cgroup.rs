@@ -210,7 +210,7 @@ mod tests {
                 Some(Podman),
             ),
             (format!("/machine.slice/libpod-conmon-{ID}.scope"), None),
-            (format!("/libpod_parent/conmon"), None),
+            ("/libpod_parent/conmon".to_string(), None),
             // bare id elsewhere (containerd cgroupfs, `ctr run`)
             (format!("/default/{ID}"), Some(Unknown)),
             // upper case hex is accepted and lowered
@@ -260,8 +260,12 @@ mod tests {
     #[test]
     fn proc_cgroup_v2_only_and_host() {
         let v2 = format!("0::/system.slice/docker-{ID}.scope\n");
-        assert_eq!(container_from_proc_cgroup(&v2).map(|m| m.hint), Some(RuntimeHint::Docker));
-        let host = "9:name=systemd:/\n4:memory:/process_api/0fc5fd0c123de7bc507a7d67d8469daf\n0::/\n";
+        assert_eq!(
+            container_from_proc_cgroup(&v2).map(|m| m.hint),
+            Some(RuntimeHint::Docker)
+        );
+        let host =
+            "9:name=systemd:/\n4:memory:/process_api/0fc5fd0c123de7bc507a7d67d8469daf\n0::/\n";
         assert_eq!(container_from_proc_cgroup(host), None);
         assert_eq!(unified_path(host), Some("/"));
     }
@@ -269,7 +273,10 @@ mod tests {
     #[test]
     fn first_container_line_wins_when_some_controllers_are_at_root() {
         let content = format!("5:cpu:/\n4:memory:/docker/{ID}\n0::/\n");
-        assert_eq!(container_from_proc_cgroup(&content).map(|m| m.full_id), Some(ID.to_string()));
+        assert_eq!(
+            container_from_proc_cgroup(&content).map(|m| m.full_id),
+            Some(ID.to_string())
+        );
     }
 
     #[test]

@@ -51,11 +51,19 @@ impl DockerClient {
     }
 
     async fn inspect_raw(&self, id: &str) -> Result<Value> {
-        if !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.') {
+        if !id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
+        {
             // Never put untrusted bytes on the request line.
             return Err(Error::NotFound);
         }
-        let resp = http::get(&self.socket, &format!("/containers/{id}/json"), self.timeout).await?;
+        let resp = http::get(
+            &self.socket,
+            &format!("/containers/{id}/json"),
+            self.timeout,
+        )
+        .await?;
         match resp.status {
             200 => Ok(serde_json::from_slice(&resp.body)?),
             404 => Err(Error::NotFound),
@@ -76,13 +84,19 @@ impl DockerClient {
 /// Maps a `/containers/{id}/json` document. Every field is optional and a
 /// wrong type reads as absent: a runtime's odd JSON must not lose the rest.
 pub fn info_from_inspect(v: &Value) -> Result<ContainerInfo> {
-    let full_id = str_at(v, &["Id"]).filter(|s| s.len() >= 12 && s.is_ascii()).ok_or(Error::Http("inspect without Id"))?;
+    let full_id = str_at(v, &["Id"])
+        .filter(|s| s.len() >= 12 && s.is_ascii())
+        .ok_or(Error::Http("inspect without Id"))?;
     let mut info = ContainerInfo::new(full_id);
     info.runtime = Some(RuntimeKind::Docker);
-    info.name = str_at(v, &["Name"]).map(|n| n.trim_start_matches('/').to_string()).filter(|n| !n.is_empty());
+    info.name = str_at(v, &["Name"])
+        .map(|n| n.trim_start_matches('/').to_string())
+        .filter(|n| !n.is_empty());
     // Config.Image is what the user asked for; podman also has ImageName.
     // The top-level Image is the local image id.
-    let image = str_at(v, &["Config", "Image"]).or_else(|| str_at(v, &["ImageName"])).filter(|s| !s.is_empty());
+    let image = str_at(v, &["Config", "Image"])
+        .or_else(|| str_at(v, &["ImageName"]))
+        .filter(|s| !s.is_empty());
     let image_id = str_at(v, &["Image"]).filter(|s| !s.is_empty());
     match image {
         Some(img) if !is_bare_id(img, image_id) => info.set_image(img),
@@ -121,7 +135,11 @@ pub fn info_from_inspect(v: &Value) -> Result<ContainerInfo> {
 fn labels_of(v: &Value) -> BTreeMap<String, String> {
     v.pointer("/Config/Labels")
         .and_then(Value::as_object)
-        .map(|o| o.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect())
+        .map(|o| {
+            o.iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -130,7 +148,8 @@ fn labels_of(v: &Value) -> BTreeMap<String, String> {
 fn is_bare_id(image: &str, image_id: Option<&str>) -> bool {
     let hex = image.strip_prefix("sha256:").unwrap_or(image);
     (hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
-        || image_id.is_some_and(|id| id.trim_start_matches("sha256:").starts_with(hex) && hex.len() >= 12)
+        || image_id
+            .is_some_and(|id| id.trim_start_matches("sha256:").starts_with(hex) && hex.len() >= 12)
 }
 
 fn str_at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
@@ -173,13 +192,23 @@ mod tests {
         assert_eq!(i.id, &ID[..12]);
         assert_eq!(i.full_id, ID);
         assert_eq!(i.name.as_deref(), Some("web-0-app"));
-        assert_eq!(i.image_repository.as_deref(), Some("localhost:5000/team/saker-test"));
+        assert_eq!(
+            i.image_repository.as_deref(),
+            Some("localhost:5000/team/saker-test")
+        );
         assert_eq!(i.image_tag.as_deref(), Some("1"));
-        assert!(i.image_digest.as_deref().unwrap().starts_with("sha256:0123"));
+        assert!(i
+            .image_digest
+            .as_deref()
+            .unwrap()
+            .starts_with("sha256:0123"));
         assert_eq!(i.privileged, Some(true));
         assert_eq!(i.start_ts, Some(1_795_314_600_500_000_000));
         assert_eq!(i.mounts.len(), 2);
-        assert_eq!(i.mounts_field(), "/var/run:/host/run::false:rprivate,/data:/data::true:");
+        assert_eq!(
+            i.mounts_field(),
+            "/var/run:/host/run::false:rprivate,/data:/data::true:"
+        );
         assert_eq!(i.k8s.ns_name.as_deref(), Some("shadow-test"));
         assert_eq!(i.k8s.pod_name.as_deref(), Some("web-0"));
         assert_eq!(i.k8s.pod_uid.as_deref(), Some("uid-1"));

@@ -27,10 +27,12 @@ pub async fn get(socket: &Path, path: &str, timeout: Duration) -> Result<Respons
 }
 
 async fn get_inner(socket: &Path, path: &str) -> Result<Response> {
-    let mut stream = UnixStream::connect(socket).await.map_err(|source| Error::Connect {
-        path: socket.to_path_buf(),
-        source,
-    })?;
+    let mut stream = UnixStream::connect(socket)
+        .await
+        .map_err(|source| Error::Connect {
+            path: socket.to_path_buf(),
+            source,
+        })?;
     let req = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nUser-Agent: saker\r\nAccept: application/json\r\nConnection: close\r\n\r\n");
     stream.write_all(req.as_bytes()).await?;
     let mut buf = Vec::with_capacity(8192);
@@ -56,7 +58,8 @@ pub fn parse(buf: &[u8], eof: bool) -> Result<Option<Response>> {
     let Some(head_end) = find(buf, b"\r\n\r\n") else {
         return Ok(None);
     };
-    let head = std::str::from_utf8(&buf[..head_end]).map_err(|_| Error::Http("non-UTF-8 header"))?;
+    let head =
+        std::str::from_utf8(&buf[..head_end]).map_err(|_| Error::Http("non-UTF-8 header"))?;
     let mut lines = head.split("\r\n");
     let status_line = lines.next().unwrap_or_default();
     let mut parts = status_line.splitn(3, ' ');
@@ -76,7 +79,10 @@ pub fn parse(buf: &[u8], eof: bool) -> Result<Option<Response>> {
         };
         let v = v.trim();
         if k.eq_ignore_ascii_case("content-length") {
-            content_length = Some(v.parse::<usize>().map_err(|_| Error::Http("bad content-length"))?);
+            content_length = Some(
+                v.parse::<usize>()
+                    .map_err(|_| Error::Http("bad content-length"))?,
+            );
         } else if k.eq_ignore_ascii_case("transfer-encoding") {
             chunked = v.to_ascii_lowercase().contains("chunked");
         }
@@ -93,7 +99,11 @@ pub fn parse(buf: &[u8], eof: bool) -> Result<Option<Response>> {
             return Err(Error::Http("response too large"));
         }
         if body.len() < len {
-            return if eof { Err(Error::Http("truncated body")) } else { Ok(None) };
+            return if eof {
+                Err(Error::Http("truncated body"))
+            } else {
+                Ok(None)
+            };
         }
         body[..len].to_vec()
     } else if status == 204 || status == 304 || (100..200).contains(&status) {
@@ -113,10 +123,12 @@ fn dechunk(mut b: &[u8]) -> Result<Option<Vec<u8>>> {
         let Some(line_end) = find(b, b"\r\n") else {
             return Ok(None);
         };
-        let line = std::str::from_utf8(&b[..line_end]).map_err(|_| Error::Http("bad chunk size"))?;
+        let line =
+            std::str::from_utf8(&b[..line_end]).map_err(|_| Error::Http("bad chunk size"))?;
         // Chunk extensions after ';' are allowed and ignored.
         let size_str = line.split(';').next().unwrap_or_default().trim();
-        let size = usize::from_str_radix(size_str, 16).map_err(|_| Error::Http("bad chunk size"))?;
+        let size =
+            usize::from_str_radix(size_str, 16).map_err(|_| Error::Http("bad chunk size"))?;
         b = &b[line_end + 2..];
         if size == 0 {
             // Trailers may follow; the body is complete either way.
@@ -147,7 +159,13 @@ mod tests {
     #[test]
     fn content_length_body() {
         let r = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}";
-        assert_eq!(parse(r, false).unwrap(), Some(Response { status: 200, body: b"{}".to_vec() }));
+        assert_eq!(
+            parse(r, false).unwrap(),
+            Some(Response {
+                status: 200,
+                body: b"{}".to_vec()
+            })
+        );
         // Incomplete until all bytes arrive; truncated at EOF is an error.
         assert_eq!(parse(&r[..r.len() - 1], false).unwrap(), None);
         assert!(parse(&r[..r.len() - 1], true).is_err());
@@ -166,7 +184,10 @@ mod tests {
         let r = b"HTTP/1.0 404 Not Found\r\n\r\nno such container";
         assert_eq!(parse(r, false).unwrap(), None);
         let resp = parse(r, true).unwrap().unwrap();
-        assert_eq!((resp.status, resp.body.as_slice()), (404, &b"no such container"[..]));
+        assert_eq!(
+            (resp.status, resp.body.as_slice()),
+            (404, &b"no such container"[..])
+        );
         let r = b"HTTP/1.1 204 No Content\r\n\r\n";
         assert_eq!(parse(r, false).unwrap().unwrap().body, b"");
     }
@@ -203,14 +224,18 @@ mod tests {
             let n = s.read(&mut b).await.unwrap();
             assert!(b[..n].starts_with(b"GET /containers/x/json HTTP/1.1\r\n"));
             // Split writes exercise the incremental parser.
-            s.write_all(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}").await.unwrap();
+            s.write_all(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}")
+                .await
+                .unwrap();
             s.flush().await.unwrap();
             tokio::time::sleep(Duration::from_millis(20)).await;
             s.write_all(b"\r\n0\r\n\r\n").await.unwrap();
             // Keep the connection open: completion must not depend on EOF.
             tokio::time::sleep(Duration::from_secs(5)).await;
         });
-        let r = get(&sock, "/containers/x/json", Duration::from_secs(2)).await.unwrap();
+        let r = get(&sock, "/containers/x/json", Duration::from_secs(2))
+            .await
+            .unwrap();
         assert_eq!((r.status, r.body.as_slice()), (200, &b"{}"[..]));
         let missing = get(&dir.join("nope.sock"), "/", Duration::from_secs(1)).await;
         assert!(matches!(missing, Err(Error::Connect { .. })));

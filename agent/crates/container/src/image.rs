@@ -22,7 +22,10 @@ impl ImageRef {
         let (repository, tag) = match name[last_slash..].rfind(':') {
             Some(i) => {
                 let i = last_slash + i;
-                (&name[..i], Some(name[i + 1..].to_string()).filter(|t| !t.is_empty()))
+                (
+                    &name[..i],
+                    Some(name[i + 1..].to_string()).filter(|t| !t.is_empty()),
+                )
             }
             None => (name, None),
         };
@@ -48,13 +51,48 @@ mod tests {
         let cases: Vec<(String, &str, Option<&str>, Option<&str>)> = vec![
             ("nginx".into(), "nginx", Some("latest"), None),
             ("nginx:1.25".into(), "nginx", Some("1.25"), None),
-            ("docker.io/library/nginx:1.25".into(), "docker.io/library/nginx", Some("1.25"), None),
-            ("localhost/saker-test:1".into(), "localhost/saker-test", Some("1"), None),
-            ("localhost:5000/team/app".into(), "localhost:5000/team/app", Some("latest"), None),
-            ("localhost:5000/team/app:v2".into(), "localhost:5000/team/app", Some("v2"), None),
-            (format!("quay.io:443/a/b@{D}"), "quay.io:443/a/b", None, Some(D)),
-            (format!("quay.io:443/a/b:7@{D}"), "quay.io:443/a/b", Some("7"), Some(D)),
-            ("registry:5000/x:".into(), "registry:5000/x", Some("latest"), None),
+            (
+                "docker.io/library/nginx:1.25".into(),
+                "docker.io/library/nginx",
+                Some("1.25"),
+                None,
+            ),
+            (
+                "localhost/saker-test:1".into(),
+                "localhost/saker-test",
+                Some("1"),
+                None,
+            ),
+            (
+                "localhost:5000/team/app".into(),
+                "localhost:5000/team/app",
+                Some("latest"),
+                None,
+            ),
+            (
+                "localhost:5000/team/app:v2".into(),
+                "localhost:5000/team/app",
+                Some("v2"),
+                None,
+            ),
+            (
+                format!("quay.io:443/a/b@{D}"),
+                "quay.io:443/a/b",
+                None,
+                Some(D),
+            ),
+            (
+                format!("quay.io:443/a/b:7@{D}"),
+                "quay.io:443/a/b",
+                Some("7"),
+                Some(D),
+            ),
+            (
+                "registry:5000/x:".into(),
+                "registry:5000/x",
+                Some("latest"),
+                None,
+            ),
             ("".into(), "", None, None),
             ("@".into(), "", None, None),
             (":::".into(), "::", Some("latest"), None),

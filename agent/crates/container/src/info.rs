@@ -111,7 +111,12 @@ impl ContainerInfo {
     pub fn mounts_field(&self) -> String {
         self.mounts
             .iter()
-            .map(|m| format!("{}:{}:{}:{}:{}", m.source, m.dest, m.mode, m.rw, m.propagation))
+            .map(|m| {
+                format!(
+                    "{}:{}:{}:{}:{}",
+                    m.source, m.dest, m.mode, m.rw, m.propagation
+                )
+            })
             .collect::<Vec<_>>()
             .join(",")
     }
@@ -121,8 +126,12 @@ impl ContainerInfo {
 pub(crate) fn pod_labels_from(labels: &BTreeMap<String, String>) -> BTreeMap<String, String> {
     labels
         .iter()
-        .filter(|(k, _)| !k.starts_with("io.kubernetes.") && !k.starts_with("annotation.") && !k.starts_with("io.podman.") && !k.starts_with("io.containers."))
+        .filter(|(k, _)| {
+            !k.starts_with("io.kubernetes.")
+                && !k.starts_with("annotation.")
+                && !k.starts_with("io.podman.")
+                && !k.starts_with("io.containers.")
+        })
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect()
 }
-

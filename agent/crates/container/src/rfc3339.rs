@@ -13,7 +13,9 @@ pub fn parse_ns(s: &str) -> Option<u64> {
     }
     let num = |r: std::ops::Range<usize>| -> Option<i64> {
         let t = s.get(r)?;
-        t.bytes().all(|c| c.is_ascii_digit()).then(|| t.parse().ok())?
+        t.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| t.parse().ok())?
     };
     let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
     let (hour, min, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
@@ -59,7 +61,10 @@ pub fn parse_ns(s: &str) -> Option<u64> {
     if secs <= 0 {
         return None;
     }
-    u64::try_from(secs).ok()?.checked_mul(1_000_000_000)?.checked_add(nanos as u64)
+    u64::try_from(secs)
+        .ok()?
+        .checked_mul(1_000_000_000)?
+        .checked_add(nanos as u64)
 }
 
 /// Days since 1970-01-01 (Howard Hinnant's algorithm).
@@ -84,12 +89,31 @@ mod tests {
             parse_ns("2024-05-01T12:34:56.123456789Z"),
             Some(1_714_566_896_123_456_789)
         );
-        assert_eq!(parse_ns("2024-05-01T14:34:56.5+02:00"), Some(1_714_566_896_500_000_000));
-        assert_eq!(parse_ns("2024-05-01T10:34:56-02:00"), Some(1_714_566_896_000_000_000));
+        assert_eq!(
+            parse_ns("2024-05-01T14:34:56.5+02:00"),
+            Some(1_714_566_896_500_000_000)
+        );
+        assert_eq!(
+            parse_ns("2024-05-01T10:34:56-02:00"),
+            Some(1_714_566_896_000_000_000)
+        );
         // more than 9 fraction digits are truncated
-        assert_eq!(parse_ns("1970-01-01T00:00:01.0000000019Z"), Some(1_000_000_001));
+        assert_eq!(
+            parse_ns("1970-01-01T00:00:01.0000000019Z"),
+            Some(1_000_000_001)
+        );
         assert_eq!(parse_ns("0001-01-01T00:00:00Z"), None);
-        for bad in ["", "garbage", "2024-13-01T00:00:00Z", "2024-05-01T00:00:00", "2024-05-01T00:00:00.Z", "2024-05-01T0a:00:00Z", "2024-05-01T00:00:00+0200", "2024-05-01T00:00:00Zjunk", "２０２４-05-01T00:00:00Z"] {
+        for bad in [
+            "",
+            "garbage",
+            "2024-13-01T00:00:00Z",
+            "2024-05-01T00:00:00",
+            "2024-05-01T00:00:00.Z",
+            "2024-05-01T0a:00:00Z",
+            "2024-05-01T00:00:00+0200",
+            "2024-05-01T00:00:00Zjunk",
+            "２０２４-05-01T00:00:00Z",
+        ] {
             assert_eq!(parse_ns(bad), None, "{bad}");
         }
     }

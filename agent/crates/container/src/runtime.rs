@@ -73,7 +73,7 @@ impl RuntimeConfig {
 /// What the runtimes said, together.
 #[derive(Debug)]
 pub enum Outcome {
-    Found(ContainerInfo),
+    Found(Box<ContainerInfo>),
     /// Every runtime that answered says there is no such container.
     NotFound,
     /// Some runtime could not be asked (socket gone, refused, timeout...);
@@ -106,18 +106,37 @@ impl Client<'_> {
 impl Runtimes {
     pub fn new(cfg: &RuntimeConfig) -> Self {
         Self {
-            docker: cfg.docker_sockets.iter().map(|s| DockerClient::new(s, cfg.timeout)).collect(),
-            cri: cfg.cri_sockets.iter().map(|s| CriClient::new(s, cfg.timeout)).collect(),
+            docker: cfg
+                .docker_sockets
+                .iter()
+                .map(|s| DockerClient::new(s, cfg.timeout))
+                .collect(),
+            cri: cfg
+                .cri_sockets
+                .iter()
+                .map(|s| CriClient::new(s, cfg.timeout))
+                .collect(),
         }
     }
 
     /// Asks the runtimes, the hinted kind first, until one knows the id.
     /// Returns the outcome and the sockets that answered (for recovery logs).
-    pub async fn lookup(&self, full_id: &str, hint: Option<RuntimeHint>) -> (Outcome, Vec<PathBuf>) {
+    pub async fn lookup(
+        &self,
+        full_id: &str,
+        hint: Option<RuntimeHint>,
+    ) -> (Outcome, Vec<PathBuf>) {
         let docker = self.docker.iter().map(Client::Docker);
         let cri = self.cri.iter().map(Client::Cri);
-        let cri_first = matches!(hint, Some(RuntimeHint::Containerd | RuntimeHint::CriO | RuntimeHint::Kubepods));
-        let order: Vec<Client<'_>> = if cri_first { cri.chain(docker).collect() } else { docker.chain(cri).collect() };
+        let cri_first = matches!(
+            hint,
+            Some(RuntimeHint::Containerd | RuntimeHint::CriO | RuntimeHint::Kubepods)
+        );
+        let order: Vec<Client<'_>> = if cri_first {
+            cri.chain(docker).collect()
+        } else {
+            docker.chain(cri).collect()
+        };
         let mut failures = Vec::new();
         let mut answered = Vec::new();
         for c in order {
@@ -132,7 +151,7 @@ impl Runtimes {
             match r {
                 Ok(info) => {
                     answered.push(c.socket().to_path_buf());
-                    return (Outcome::Found(info), answered);
+                    return (Outcome::Found(Box::new(info)), answered);
                 }
                 Err(Error::NotFound) => answered.push(c.socket().to_path_buf()),
                 Err(e) => failures.push((c.socket().to_path_buf(), e)),

@@ -28,7 +28,11 @@ pub fn parse_id_file(content: &str) -> HashMap<u32, Arc<str>> {
     let mut out = HashMap::new();
     for line in content.lines() {
         let line = line.trim_end_matches('\r');
-        if line.is_empty() || line.starts_with('#') || line.starts_with('+') || line.starts_with('-') {
+        if line.is_empty()
+            || line.starts_with('#')
+            || line.starts_with('+')
+            || line.starts_with('-')
+        {
             continue;
         }
         let mut f = line.split(':');
@@ -50,7 +54,11 @@ impl UserDb {
     /// Reads `etc/passwd` and `etc/group` under `root`. Missing or unreadable
     /// files give empty maps (a distroless image has none).
     pub fn load(root: &Path) -> Self {
-        let read = |p: &str| read_capped(&root.join(p)).map(|c| parse_id_file(&c)).unwrap_or_default();
+        let read = |p: &str| {
+            read_capped(&root.join(p))
+                .map(|c| parse_id_file(&c))
+                .unwrap_or_default()
+        };
         Self {
             users: read("etc/passwd"),
             groups: read("etc/group"),
@@ -85,7 +93,9 @@ pub struct UsersCache {
 
 impl std::fmt::Debug for UsersCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("UsersCache").field("proc_root", &self.proc_root).finish()
+        f.debug_struct("UsersCache")
+            .field("proc_root", &self.proc_root)
+            .finish()
     }
 }
 
@@ -182,7 +192,11 @@ impl UsersCache {
 }
 
 fn stamp(root: &Path) -> (Option<SystemTime>, Option<SystemTime>) {
-    let m = |p: &str| std::fs::metadata(root.join(p)).and_then(|m| m.modified()).ok();
+    let m = |p: &str| {
+        std::fs::metadata(root.join(p))
+            .and_then(|m| m.modified())
+            .ok()
+    };
     (m("etc/passwd"), m("etc/group"))
 }
 
@@ -214,7 +228,11 @@ mod tests {
                       \u{fffd}weird\u{0}:x:8:8::/:\n";
         let m = parse_id_file(passwd);
         assert_eq!(m.get(&0).map(|s| &**s), Some("root"));
-        assert_eq!(m.get(&1234).map(|s| &**s), Some("sakeruser"), "first entry wins");
+        assert_eq!(
+            m.get(&1234).map(|s| &**s),
+            Some("sakeruser"),
+            "first entry wins"
+        );
         assert_eq!(m.get(&7).map(|s| &**s), Some("short"));
         assert_eq!(m.len(), 4, "{m:?}");
         let group = parse_id_file("root:x:0:\nsakers:x:1234:sakeruser\nbad\n");
@@ -224,7 +242,11 @@ mod tests {
     #[test]
     fn container_root_overrides_host_and_is_cached_per_key() {
         let a = tmp("a");
-        std::fs::write(a.join("etc/passwd"), "sakeruser:x:1234:1234::/home:/bin/sh\n").unwrap();
+        std::fs::write(
+            a.join("etc/passwd"),
+            "sakeruser:x:1234:1234::/home:/bin/sh\n",
+        )
+        .unwrap();
         std::fs::write(a.join("etc/group"), "sakers:x:1234:\n").unwrap();
         let b = tmp("b");
         std::fs::write(b.join("etc/passwd"), "other:x:1234:1234::/:\n").unwrap();
@@ -232,10 +254,22 @@ mod tests {
         assert!(c.cached("aaa").is_none());
         c.load("aaa", &a);
         c.load("bbb", &b);
-        assert_eq!(c.cached("aaa").unwrap().users.get(&1234).map(|s| &**s), Some("sakeruser"));
-        assert_eq!(c.cached("aaa").unwrap().groups.get(&1234).map(|s| &**s), Some("sakers"));
-        assert_eq!(c.cached("bbb").unwrap().users.get(&1234).map(|s| &**s), Some("other"));
-        assert!(c.cached("bbb").unwrap().groups.is_empty(), "missing group file is empty, not an error");
+        assert_eq!(
+            c.cached("aaa").unwrap().users.get(&1234).map(|s| &**s),
+            Some("sakeruser")
+        );
+        assert_eq!(
+            c.cached("aaa").unwrap().groups.get(&1234).map(|s| &**s),
+            Some("sakers")
+        );
+        assert_eq!(
+            c.cached("bbb").unwrap().users.get(&1234).map(|s| &**s),
+            Some("other")
+        );
+        assert!(
+            c.cached("bbb").unwrap().groups.is_empty(),
+            "missing group file is empty, not an error"
+        );
         c.remove("aaa");
         assert!(c.cached("aaa").is_none());
         let _ = std::fs::remove_dir_all(&a);
@@ -268,6 +302,9 @@ mod tests {
     fn host_root_of_self_resolves_root() {
         let c = UsersCache::default();
         // Every Debian host has uid 0 named root.
-        assert_eq!(c.user_name("host", std::process::id(), 0).as_deref(), Some("root"));
+        assert_eq!(
+            c.user_name("host", std::process::id(), 0).as_deref(),
+            Some("root")
+        );
     }
 }

@@ -24,7 +24,11 @@ pub fn require(test: &str, tools: &[&str]) -> bool {
     let mut missing = Vec::new();
     let root = std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("Uid:")).map(|l| l.split_whitespace().nth(2) == Some("0")))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .map(|l| l.split_whitespace().nth(2) == Some("0"))
+        })
         .unwrap_or(false);
     if !root {
         missing.push("root".to_string());
@@ -47,12 +51,17 @@ pub fn require(test: &str, tools: &[&str]) -> bool {
 
 pub fn which(tool: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|d| d.join(tool)).find(|p| p.is_file())
+    std::env::split_paths(&path)
+        .map(|d| d.join(tool))
+        .find(|p| p.is_file())
 }
 
 /// Runs a command, returning trimmed stdout or an error with stderr.
 pub fn run(cmd: &str, args: &[&str]) -> Result<String, String> {
-    let out = Command::new(cmd).args(args).output().map_err(|e| format!("{cmd}: {e}"))?;
+    let out = Command::new(cmd)
+        .args(args)
+        .output()
+        .map_err(|e| format!("{cmd}: {e}"))?;
     if !out.status.success() {
         return Err(format!(
             "{cmd} {}: {}\n{}",
@@ -106,18 +115,39 @@ pub fn ensure_test_image() -> Result<(), String> {
         .ok_or("busybox-static is not installed")?;
     std::fs::copy(busybox, rootfs.join("bin/busybox")).map_err(|e| e.to_string())?;
     for applet in ["sh", "sleep", "cat", "id", "ls", "echo", "true"] {
-        std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(applet)).map_err(|e| e.to_string())?;
+        std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(applet))
+            .map_err(|e| e.to_string())?;
     }
     std::fs::write(
         rootfs.join("etc/passwd"),
-        format!("root:x:0:0:root:/root:/bin/sh\n{TEST_USER}:x:{TEST_UID}:{TEST_UID}::/home:/bin/sh\n"),
+        format!(
+            "root:x:0:0:root:/root:/bin/sh\n{TEST_USER}:x:{TEST_UID}:{TEST_UID}::/home:/bin/sh\n"
+        ),
     )
     .map_err(|e| e.to_string())?;
-    std::fs::write(rootfs.join("etc/group"), format!("root:x:0:\n{TEST_GROUP}:x:{TEST_UID}:\n"))
-        .map_err(|e| e.to_string())?;
+    std::fs::write(
+        rootfs.join("etc/group"),
+        format!("root:x:0:\n{TEST_GROUP}:x:{TEST_UID}:\n"),
+    )
+    .map_err(|e| e.to_string())?;
     let tar = dir.join("rootfs.tar");
-    run("tar", &["-C", &rootfs.to_string_lossy(), "-cf", &tar.to_string_lossy(), "."])?;
-    podman(&["import", "--change", "CMD=[\"/bin/sleep\",\"3600\"]", &tar.to_string_lossy(), TEST_IMAGE])?;
+    run(
+        "tar",
+        &[
+            "-C",
+            &rootfs.to_string_lossy(),
+            "-cf",
+            &tar.to_string_lossy(),
+            ".",
+        ],
+    )?;
+    podman(&[
+        "import",
+        "--change",
+        "CMD=[\"/bin/sleep\",\"3600\"]",
+        &tar.to_string_lossy(),
+        TEST_IMAGE,
+    ])?;
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
@@ -145,13 +175,22 @@ impl PodmanService {
         let dir = tempdir("podman-svc")?;
         let socket = dir.join("podman.sock");
         let child = Command::new("podman")
-            .args(["system", "service", "--time=0", &format!("unix://{}", socket.display())])
+            .args([
+                "system",
+                "service",
+                "--time=0",
+                &format!("unix://{}", socket.display()),
+            ])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .map_err(|e| format!("podman system service: {e}"))?;
-        let svc = Self { child: Some(child), socket, dir };
+        let svc = Self {
+            child: Some(child),
+            socket,
+            dir,
+        };
         svc.wait_ready(Duration::from_secs(20))?;
         Ok(svc)
     }
@@ -162,7 +201,10 @@ impl PodmanService {
             if let Ok(mut s) = std::os::unix::net::UnixStream::connect(&self.socket) {
                 let _ = s.write_all(b"GET /_ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
                 let mut b = [0u8; 16];
-                if std::io::Read::read(&mut s, &mut b).map(|n| b[..n].starts_with(b"HTTP/1.1 200")).unwrap_or(false) {
+                if std::io::Read::read(&mut s, &mut b)
+                    .map(|n| b[..n].starts_with(b"HTTP/1.1 200"))
+                    .unwrap_or(false)
+                {
                     return Ok(());
                 }
             }
@@ -198,10 +240,22 @@ pub struct PodmanContainer {
 
 impl PodmanContainer {
     /// `podman --runtime runc run -d --name NAME [--label k=v]... [extra] IMAGE cmd...`
-    pub fn run(name: &str, labels: &[(&str, &str)], extra: &[&str], cmd: &[&str]) -> Result<Self, String> {
+    pub fn run(
+        name: &str,
+        labels: &[(&str, &str)],
+        extra: &[&str],
+        cmd: &[&str],
+    ) -> Result<Self, String> {
         ensure_test_image()?;
         let _ = podman(&["rm", "-f", "-t", "0", name]);
-        let mut args: Vec<String> = vec!["--runtime".into(), "runc".into(), "run".into(), "-d".into(), "--name".into(), name.into()];
+        let mut args: Vec<String> = vec![
+            "--runtime".into(),
+            "runc".into(),
+            "run".into(),
+            "-d".into(),
+            "--name".into(),
+            name.into(),
+        ];
         for (k, v) in labels {
             args.push("--label".into());
             args.push(format!("{k}={v}"));
@@ -211,7 +265,11 @@ impl PodmanContainer {
         args.extend(cmd.iter().map(|s| s.to_string()));
         let argv: Vec<&str> = args.iter().map(String::as_str).collect();
         podman(&argv)?;
-        let mut c = Self { name: name.to_string(), id: String::new(), pid: 0 };
+        let mut c = Self {
+            name: name.to_string(),
+            id: String::new(),
+            pid: 0,
+        };
         c.id = podman(&["inspect", "--format", "{{.Id}}", name])?;
         c.pid = podman(&["inspect", "--format", "{{.State.Pid}}", name])?
             .parse()
@@ -223,5 +281,28 @@ impl PodmanContainer {
 impl Drop for PodmanContainer {
     fn drop(&mut self) {
         let _ = podman(&["rm", "-f", "-t", "0", &self.name]);
+    }
+}
+
+mod containerd;
+pub use containerd::Containerd;
+
+/// Removes a cgroup directory (e.g. a pod's cgroup parent, which the
+/// kubelet would own) from every mounted hierarchy. Errors are ignored:
+/// a cgroup still in use is left behind.
+pub fn remove_cgroup(rel: &str) {
+    let Ok(mi) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return;
+    };
+    for line in mi.lines() {
+        let Some((left, right)) = line.split_once(" - ") else {
+            continue;
+        };
+        if !right.starts_with("cgroup") {
+            continue;
+        }
+        if let Some(mp) = left.split_whitespace().nth(4) {
+            let _ = std::fs::remove_dir(Path::new(mp).join(rel.trim_start_matches('/')));
+        }
     }
 }
