@@ -246,3 +246,25 @@ fn upstream_rules_have_bounded_event_types() {
     let f = compile(&parse(rule.condition.as_deref().unwrap()).unwrap(), &env).unwrap();
     assert!(f.evt_types().contains("execve") && !f.evt_types().contains("open"));
 }
+
+/// Every field the upstream rules use is in the catalogue.
+#[test]
+fn catalogue_covers_fields_used() {
+    let path = upstream_dir().join("fields_used.tsv");
+    let text = std::fs::read_to_string(&path).expect("fields_used.tsv");
+    let mut n = 0;
+    for line in text.lines().skip(1) {
+        let Some(spelled) = line.split('\t').next().filter(|s| !s.is_empty()) else {
+            continue;
+        };
+        let (name, arg) = match spelled.split_once('[') {
+            Some((n, a)) => (n, Some(a.trim_end_matches(']'))),
+            None => (spelled, None),
+        };
+        let r =
+            saker_filter::fields::resolve(name, arg).unwrap_or_else(|e| panic!("{spelled}: {e}"));
+        assert_eq!(r.to_string(), spelled);
+        n += 1;
+    }
+    assert_eq!(n, 108);
+}

@@ -305,8 +305,14 @@ impl<'e> Builder<'e> {
 
     fn scalar(&self, lhs: &Typed, op: Op, text: &str, span: Span, op_span: Span) -> Result<Test> {
         let cmp = |o| -> Result<Test> {
-            let c = self.constant(lhs, text, span)?;
             let ordered = matches!(o, CmpOp::Lt | CmpOp::Le | CmpOp::Gt | CmpOp::Ge);
+            // `evt.arg.fd < 0`: text fields holding numbers order numerically.
+            if ordered && lhs.ty.is_string() {
+                if let Some(n) = parse_int(text) {
+                    return Ok(Test::Cmp(o, Const::Int(n)));
+                }
+            }
+            let c = self.constant(lhs, text, span)?;
             if ordered && matches!(c, Const::Bool(_) | Const::Net(_)) {
                 return Err(self.err(
                     K::BadOperator,

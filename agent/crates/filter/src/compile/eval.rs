@@ -101,6 +101,11 @@ fn as_int(v: &Value<'_>) -> Option<i128> {
     }
 }
 
+fn int_from_text(v: &Value<'_>) -> Option<i128> {
+    let b = v.as_bytes()?;
+    super::parse_int(std::str::from_utf8(b).ok()?)
+}
+
 fn ordering_ok(op: CmpOp, o: Ordering) -> bool {
     match op {
         CmpOp::Eq => o == Ordering::Equal,
@@ -115,7 +120,10 @@ fn ordering_ok(op: CmpOp, o: Ordering) -> bool {
 fn cmp_const(op: CmpOp, v: &Value<'_>, c: &Const) -> bool {
     match c {
         Const::Bytes(b) => v.as_bytes().is_some_and(|x| ordering_ok(op, x.cmp(b))),
-        Const::Int(n) => as_int(v).is_some_and(|x| ordering_ok(op, x.cmp(n))),
+        // Text values (`evt.arg.*`) compare numerically with a number.
+        Const::Int(n) => as_int(v)
+            .or_else(|| int_from_text(v))
+            .is_some_and(|x| ordering_ok(op, x.cmp(n))),
         Const::Bool(b) => match *v {
             Value::Bool(x) => ordering_ok(op, x.cmp(b)),
             _ => as_int(v).is_some_and(|x| ordering_ok(op, x.cmp(&i128::from(*b)))),

@@ -72,6 +72,25 @@ fn strings_compare_bytewise_for_ordering() {
 }
 
 #[test]
+fn text_fields_holding_numbers_order_numerically() {
+    let e = SyntheticEvent::new("close")
+        .with("evt.arg.fd", "12")
+        .with("evt.arg.res", "-2");
+    assert!(m("evt.arg.fd > 9", &e));
+    assert!(!m("evt.arg.fd < 9", &e));
+    assert!(m("evt.arg.res < 0", &e));
+    assert!(m("evt.arg.fd = 12", &e));
+    assert!(!m("evt.arg.fd = 012", &e));
+}
+
+#[test]
+fn filters_are_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Filter>();
+    assert_send_sync::<crate::OutputFormat>();
+}
+
+#[test]
 fn booleans() {
     let e = ev();
     assert!(m("container.privileged = true", &e));

@@ -353,3 +353,45 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod coverage {
+    use crate::fields::resolve;
+
+    /// The common fields named in the "Falco rules language" issue.
+    #[test]
+    fn has_the_common_falco_fields() {
+        let plain = "evt.type evt.time evt.time.iso8601 evt.time.s evt.num evt.res evt.rawres \
+            evt.failed evt.dir evt.args evt.is_open_read evt.is_open_write evt.is_open_exec \
+            evt.buffer thread.cap_effective thread.cap_permitted thread.cap_inheritable proc.pid \
+            proc.tid proc.ppid proc.vpid proc.name proc.exe proc.exepath proc.args proc.cmdline \
+            proc.cwd proc.env proc.tty proc.sname proc.pname proc.pcmdline proc.pexe \
+            proc.pexepath proc.aname proc.apid proc.aexe proc.aexepath proc.duration \
+            proc.is_exe_upper_layer proc.is_exe_from_memfd proc.exe_ino.ctime proc.exe_ino.mtime \
+            proc.exe_ino.ctime_duration_proc_start proc.is_vpgid_leader proc.loginshellid fd.num \
+            fd.name fd.nameraw fd.directory fd.filename fd.type fd.typechar fd.l4proto fd.sip \
+            fd.cip fd.sport fd.cport fd.lport fd.rport fd.ip fd.port fd.net fd.snet fd.cnet \
+            fd.rnet fd.sip.name fd.cip.name fd.rip fd.lip fd.sockfamily fd.connected \
+            fd.name_changed user.uid user.name user.loginuid user.loginname group.gid group.name \
+            container.id container.full_id container.name container.image \
+            container.image.repository container.image.tag container.privileged \
+            container.start_ts container.mounts k8s.ns.name k8s.pod.name k8s.pod.uid \
+            k8s.pod.labels";
+        for f in plain.split_whitespace() {
+            resolve(f, None).unwrap_or_else(|e| panic!("{f}: {e}"));
+        }
+        for (f, a) in [
+            ("proc.aname", "2"),
+            ("proc.apid", "1"),
+            ("proc.aexe", "2"),
+            ("proc.aexepath", "2"),
+            ("proc.env", "HOME"),
+            ("evt.arg", "0"),
+            ("container.mount.dest", "/var/run/docker.sock"),
+            ("k8s.pod.label", "app"),
+        ] {
+            resolve(f, Some(a)).unwrap_or_else(|e| panic!("{f}[{a}]: {e}"));
+        }
+        resolve("evt.arg.flags", None).unwrap();
+    }
+}

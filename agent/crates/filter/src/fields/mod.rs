@@ -7,7 +7,7 @@ mod synthetic;
 mod value;
 
 pub use catalogue::{ArgKind, FieldId, FieldInfo, FieldType, CATALOGUE};
-pub use resolve::{resolve, FieldArg, FieldError, FieldRef};
+pub use resolve::{lookup, resolve, FieldArg, FieldError, FieldRef};
 pub use synthetic::SyntheticEvent;
 pub use value::{render_value, OwnedValue, Value, Values};
 
