@@ -223,7 +223,7 @@ pub(crate) fn gate_window(
         max_alerts - alerts.len(),
     )?;
     alerts.extend(below);
-    alerts.sort_by(|a, b| (b.alert.time_ns, b.id).cmp(&(a.alert.time_ns, a.id)));
+    alerts.sort_by_key(|a| std::cmp::Reverse((a.alert.time_ns, a.id)));
     w.alerts = alerts;
     Ok(w)
 }

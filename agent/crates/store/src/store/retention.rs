@@ -157,6 +157,7 @@ pub(crate) fn enforce(
         }
     }
     let mut pages = Pages::read(conn)?;
+    let mut vacuumed = false;
     if let Some(budget) = policy.db_budget() {
         // Hysteresis: start deleting above 95% of the budget, stop at 85%,
         // so a store at its cap deletes in chunks, not on every batch.
@@ -184,12 +185,18 @@ pub(crate) fn enforce(
         // The file only needs shrinking when it exceeds the budget (e.g. the
         // cap was lowered); otherwise free pages are reused by new inserts.
         if pages.file() > budget && pages.free > 0 {
-            conn.query_row("PRAGMA incremental_vacuum(4096)", [], |_| Ok(()))
-                .optional()?;
+            // Each step frees one page and yields an empty row: step to the end.
+            let mut stmt = conn.prepare("PRAGMA incremental_vacuum(4096)")?;
+            let mut rows = stmt.query([])?;
+            while rows.next()?.is_some() {}
             pages = Pages::read(conn)?;
+            vacuumed = true;
         }
     }
-    if report.deleted_age + report.deleted_size > 0 || wal_bytes(conn) > policy.wal_budget {
+    if vacuumed
+        || report.deleted_age + report.deleted_size > 0
+        || wal_bytes(conn) > policy.wal_budget
+    {
         // Best effort: readers holding an old snapshot can keep part of the
         // WAL alive; the next pass retries.
         let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));

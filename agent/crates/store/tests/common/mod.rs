@@ -14,7 +14,7 @@ pub fn alert(
     p: Priority,
 ) -> StoredAlert {
     let cid = format!("{:012x}", seq % 7 + 0xabc000);
-    let rule = if seq % 2 == 0 {
+    let rule = if seq.is_multiple_of(2) {
         "Read sensitive file untrusted"
     } else {
         "Terminal shell in container"
