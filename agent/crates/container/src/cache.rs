@@ -239,15 +239,17 @@ impl ContainerCache {
 }
 
 fn enqueue(shared: &Shared, tx: &mpsc::Sender<Request>, full_id: &str, hint: Option<RuntimeHint>) {
-    let id: Arc<str> = Arc::from(full_id);
-    {
+    let id: Arc<str> = {
         let Ok(mut p) = shared.pending.lock() else {
             return;
         };
-        if !p.insert(id.clone()) {
-            return; // already queued or in flight
+        if p.contains(full_id) {
+            return; // already queued or in flight; no allocation per event
         }
-    }
+        let id: Arc<str> = Arc::from(full_id);
+        p.insert(id.clone());
+        id
+    };
     if tx.try_send((id.clone(), hint)).is_err() {
         shared.stats.queue_full.fetch_add(1, Ordering::Relaxed);
         if let Ok(mut p) = shared.pending.lock() {

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -55,6 +56,8 @@ fn unescape_mountinfo(s: &str) -> String {
 pub struct CgroupIdMap {
     root: PathBuf,
     inner: RwLock<Inner>,
+    /// A background rescan is queued or running.
+    scanning: AtomicBool,
     /// Rescans on misses are rate limited: ids that belong to no directory
     /// (a cgroup already removed) would otherwise walk the tree per event.
     min_rescan: Duration,
@@ -78,6 +81,7 @@ impl CgroupIdMap {
         Self {
             root,
             inner: RwLock::new(Inner::default()),
+            scanning: AtomicBool::new(false),
             min_rescan: Duration::from_secs(1),
         }
     }
@@ -89,6 +93,27 @@ impl CgroupIdMap {
     /// Cache only; never touches the filesystem (hot path).
     pub fn lookup_cached(&self, id: u64) -> Option<Arc<str>> {
         self.inner.read().ok()?.by_id.get(&id).cloned()
+    }
+
+    /// Hot path: the cache, and on a miss one background rescan (rate
+    /// limited, at most one at a time) on `handle`'s blocking pool. The
+    /// caller gets `None` now and the path on a later event.
+    pub fn lookup_or_schedule(
+        self: &Arc<Self>,
+        id: u64,
+        handle: &tokio::runtime::Handle,
+    ) -> Option<Arc<str>> {
+        if let Some(p) = self.lookup_cached(id) {
+            return Some(p);
+        }
+        if !self.scanning.swap(true, Ordering::AcqRel) {
+            let me = self.clone();
+            handle.spawn_blocking(move || {
+                me.resolve(id);
+                me.scanning.store(false, Ordering::Release);
+            });
+        }
+        None
     }
 
     /// Cache, then a rescan of the hierarchy on a miss (rate limited). Does
@@ -201,6 +226,31 @@ mod tests {
         assert_eq!(map.lookup_cached(root_ino).as_deref(), Some("/"));
         // Unknown id: no panic, and the rate limit stops a second walk.
         assert_eq!(map.resolve(u64::MAX), None);
+        std::fs::remove_dir_all(&tmp).unwrap();
+    }
+
+    #[tokio::test]
+    async fn hot_path_lookup_schedules_a_rescan() {
+        let tmp = std::env::temp_dir().join(format!("saker-cgid-bg-{}", std::process::id()));
+        let leaf = tmp.join("kubepods").join("x");
+        std::fs::create_dir_all(&leaf).unwrap();
+        let ino = std::fs::metadata(&leaf).unwrap().ino();
+        let map = Arc::new(CgroupIdMap::new(tmp.clone()));
+        let h = tokio::runtime::Handle::current();
+        assert_eq!(
+            map.lookup_or_schedule(ino, &h),
+            None,
+            "miss answers at once"
+        );
+        let mut found = None;
+        for _ in 0..100 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            found = map.lookup_or_schedule(ino, &h);
+            if found.is_some() {
+                break;
+            }
+        }
+        assert_eq!(found.as_deref(), Some("/kubepods/x"));
         std::fs::remove_dir_all(&tmp).unwrap();
     }
 

@@ -17,6 +17,7 @@ pub mod http;
 pub mod image;
 mod info;
 pub mod rfc3339;
+pub mod rootfs;
 pub mod runtime;
 pub mod users;
 

@@ -55,7 +55,7 @@ impl UserDb {
     /// files give empty maps (a distroless image has none).
     pub fn load(root: &Path) -> Self {
         let read = |p: &str| {
-            read_capped(&root.join(p))
+            read_capped(root, p)
                 .map(|c| parse_id_file(&c))
                 .unwrap_or_default()
         };
@@ -66,11 +66,8 @@ impl UserDb {
     }
 }
 
-fn read_capped(path: &Path) -> Option<String> {
-    use std::io::Read;
-    let f = std::fs::File::open(path).ok()?;
-    let mut buf = Vec::new();
-    f.take(MAX_FILE).read_to_end(&mut buf).ok()?;
+fn read_capped(root: &Path, rel: &str) -> Option<String> {
+    let buf = crate::rootfs::read_file_in_root(root, rel, MAX_FILE)?;
     Some(String::from_utf8_lossy(&buf).into_owned())
 }
 
