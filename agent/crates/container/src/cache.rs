@@ -478,6 +478,53 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn stale_socket_then_runtime_comes_back() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let dir = std::env::temp_dir().join(format!("saker-cache-back-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let sock = dir.join("d.sock");
+        let _ = std::fs::remove_file(&sock);
+        // A socket file nobody listens on: connection refused.
+        drop(std::os::unix::net::UnixListener::bind(&sock).unwrap());
+        let cache = ContainerCache::start(cfg(vec![sock.clone()]), &Handle::current());
+        assert_eq!(
+            cache.fetch(ID, None, Duration::from_secs(2)).await,
+            LookupState::Failed
+        );
+        assert_eq!(cache.stats().errors_logged, 1);
+
+        std::fs::remove_file(&sock).unwrap();
+        let listener = tokio::net::UnixListener::bind(&sock).unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = listener.accept().await {
+                let mut b = [0u8; 2048];
+                let _ = s.read(&mut b).await;
+                let body =
+                    format!(r#"{{"Id":"{ID}","Name":"/back","Config":{{"Image":"a/b:c"}}}}"#);
+                let resp = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = s.write_all(resp.as_bytes()).await;
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(60)).await; // retry_interval
+        assert!(cache.get(ID).is_none(), "the retry is queued, not awaited");
+        let st = cache.fetch(ID, None, Duration::from_secs(2)).await;
+        let LookupState::Found(info) = st else {
+            panic!("{st:?}")
+        };
+        assert_eq!(info.name.as_deref(), Some("back"));
+        assert_eq!(info.image_tag.as_deref(), Some("c"));
+        assert_eq!(cache.get(ID).unwrap().id, &ID[..12]);
+        assert!(
+            cache.shared.down.lock().unwrap().is_empty(),
+            "outage cleared"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn eviction_prefers_negative_entries() {
         let mut m = HashMap::new();

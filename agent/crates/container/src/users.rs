@@ -180,6 +180,16 @@ impl UsersCache {
         self.user_name(key, pid, loginuid)
     }
 
+    /// Hot-path variants: cache only, never touch the filesystem. `None`
+    /// until [`UsersCache::db`] has loaded the container once.
+    pub fn user_name_cached(&self, key: &str, uid: u32) -> Option<Arc<str>> {
+        self.cached(key)?.users.get(&uid).cloned()
+    }
+
+    pub fn group_name_cached(&self, key: &str, gid: u32) -> Option<Arc<str>> {
+        self.cached(key)?.groups.get(&gid).cloned()
+    }
+
     /// Forgets a container (it exited).
     pub fn remove(&self, key: &str) {
         if let Ok(mut w) = self.slots.write() {
