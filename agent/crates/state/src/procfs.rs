@@ -1,0 +1,345 @@
+//! Reading processes from /proc: the start-up scan, lazy fill-ins for
+//! processes and fds that began before we did, and exe facts.
+//!
+//! Everything here tolerates a process vanishing mid-read (a short-lived
+//! process is the common case): a failed read is `None`, never an error.
+
+use crate::fd::{FdInfo, FdType};
+use crate::flags::exe;
+use crate::process::Process;
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Where /proc is (a test or a container may mount the host's elsewhere).
+#[derive(Clone, Debug)]
+pub struct ProcFs {
+    root: PathBuf,
+    ticks_per_sec: u64,
+}
+
+impl Default for ProcFs {
+    fn default() -> Self {
+        Self::new("/proc")
+    }
+}
+
+impl ProcFs {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        // SAFETY: sysconf has no memory-safety preconditions.
+        let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+        ProcFs {
+            root: root.into(),
+            ticks_per_sec: if t > 0 { t as u64 } else { 100 },
+        }
+    }
+
+    fn path(&self, pid: u32, rest: &str) -> PathBuf {
+        let mut p = self.root.join(pid.to_string());
+        if !rest.is_empty() {
+            p.push(rest);
+        }
+        p
+    }
+
+    /// Every pid (thread-group leaders) currently in /proc.
+    pub fn pids(&self) -> Vec<u32> {
+        let Ok(rd) = fs::read_dir(&self.root) else {
+            return Vec::new();
+        };
+        rd.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+            .collect()
+    }
+
+    /// Reads one process, its fds included when `with_fds`.
+    pub fn read_process(&self, pid: u32, with_fds: bool, fd_cap: usize) -> Option<Process> {
+        let stat = fs::read_to_string(self.path(pid, "stat")).ok()?;
+        let mut p = Process::new(pid);
+        parse_stat(&stat, &mut p, self.ticks_per_sec)?;
+        if let Ok(status) = fs::read_to_string(self.path(pid, "status")) {
+            parse_status(&status, &mut p);
+        }
+        if let Ok(comm) = fs::read_to_string(self.path(pid, "comm")) {
+            p.name = Arc::from(comm.trim_end_matches('\n'));
+        }
+        if let Ok(cmd) = fs::read(self.path(pid, "cmdline")) {
+            let mut it = crate::decode::Argv::new(&cmd);
+            if let Some(a0) = it.next() {
+                p.exe = Arc::from(String::from_utf8_lossy(a0).as_ref());
+            }
+            let args = join_args(it);
+            p.cmdline = cmdline_of(&p.name, &args);
+            p.args = Arc::from(args);
+        }
+        if let Some(exe_path) = self.readlink(pid, "exe") {
+            p.exepath = Arc::from(exe_path.trim_end_matches(" (deleted)"));
+        } else if !p.exe.is_empty() && p.exe.starts_with('/') {
+            p.exepath = p.exe.clone();
+        }
+        if let Some(cwd) = self.readlink(pid, "cwd") {
+            p.cwd = Arc::from(cwd);
+        }
+        if let Ok(l) = fs::read_to_string(self.path(pid, "loginuid")) {
+            p.loginuid = l.trim().parse().unwrap_or(u32::MAX);
+        }
+        if let Some(ns) = self.readlink(pid, "ns/pid") {
+            p.pidns = parse_ns_inode(&ns).unwrap_or(0);
+        }
+        self.fill_exe_facts(&mut p);
+        if with_fds {
+            self.read_fds(&mut p, fd_cap);
+        }
+        Some(p)
+    }
+
+    /// Fills the fd table from /proc/PID/fd.
+    pub fn read_fds(&self, p: &mut Process, cap: usize) {
+        let Ok(rd) = fs::read_dir(self.path(p.pid, "fd")) else {
+            return;
+        };
+        for e in rd.flatten() {
+            let Some(fd) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+                continue;
+            };
+            if let Some(info) = self.fd_info(p.pid, fd) {
+                p.fds.insert(fd, info, cap);
+            }
+        }
+    }
+
+    /// What `/proc/PID/fd/N` points at, as an fd entry.
+    pub fn fd_info(&self, pid: u32, fd: i32) -> Option<FdInfo> {
+        let target = fs::read_link(self.path(pid, &format!("fd/{fd}"))).ok()?;
+        let target = target.to_string_lossy();
+        let mut ty = FdType::from_link(&target);
+        if ty == FdType::File && fs::metadata(&*target).is_ok_and(|m| m.is_dir()) {
+            ty = FdType::Directory;
+        }
+        let name = match ty {
+            FdType::Memfd => target
+                .trim_start_matches('/')
+                .trim_end_matches(" (deleted)")
+                .to_string(),
+            _ => target.into_owned(),
+        };
+        let mut info = FdInfo::new(ty, Arc::from(name));
+        if let Ok(fdinfo) = fs::read_to_string(self.path(pid, &format!("fdinfo/{fd}"))) {
+            if let Some(f) = fdinfo
+                .lines()
+                .find_map(|l| l.strip_prefix("flags:"))
+                .and_then(|v| u32::from_str_radix(v.trim(), 8).ok())
+            {
+                info.flags = f;
+                info.cloexec = f & crate::flags::o::CLOEXEC != 0;
+            }
+        }
+        Some(info)
+    }
+
+    pub fn cmdline(&self, pid: u32) -> Option<Vec<u8>> {
+        fs::read(self.path(pid, "cmdline")).ok()
+    }
+
+    pub fn readlink(&self, pid: u32, what: &str) -> Option<String> {
+        let t = fs::read_link(self.path(pid, what)).ok()?;
+        Some(t.to_string_lossy().into_owned())
+    }
+
+    /// `proc.env`: the environment joined by spaces, as Falco prints it.
+    pub fn environ(&self, pid: u32) -> Option<Arc<str>> {
+        let raw = fs::read(self.path(pid, "environ")).ok()?;
+        Some(Arc::from(join_args(crate::decode::Argv::new(&raw))))
+    }
+
+    /// Stats /proc/PID/exe: inode, times, writability, memfd origin.
+    pub fn fill_exe_facts(&self, p: &mut Process) {
+        if p.exepath.starts_with("/memfd:") {
+            p.exe_flags |= exe::FROM_MEMFD;
+        }
+        let Ok(m) = fs::metadata(self.path(p.pid, "exe")) else {
+            return;
+        };
+        p.exe_ino = m.ino();
+        p.exe_ctime = ts_ns(m.ctime(), m.ctime_nsec());
+        p.exe_mtime = ts_ns(m.mtime(), m.mtime_nsec());
+        let mode = m.mode();
+        let writable = if p.uid == 0 {
+            mode & 0o222 != 0
+        } else if m.uid() == p.uid {
+            mode & 0o200 != 0
+        } else if m.gid() == p.gid {
+            mode & 0o020 != 0
+        } else {
+            mode & 0o002 != 0
+        };
+        if writable {
+            p.exe_flags |= exe::WRITABLE;
+        }
+    }
+
+    /// The overlayfs upper directory of the process's root mount, if its
+    /// root is an overlay (containers).
+    pub fn overlay_upperdir(&self, pid: u32) -> Option<String> {
+        let mi = fs::read_to_string(self.path(pid, "mountinfo")).ok()?;
+        mi.lines().find_map(|l| {
+            let mut parts = l.split(" - ");
+            let left = parts.next()?;
+            let right = parts.next()?;
+            if left.split(' ').nth(4)? != "/" {
+                return None;
+            }
+            let mut r = right.split(' ');
+            if r.next()? != "overlay" {
+                return None;
+            }
+            let opts = r.nth(1)?;
+            opts.split(',')
+                .find_map(|o| o.strip_prefix("upperdir="))
+                .map(str::to_string)
+        })
+    }
+}
+
+/// True when `exepath` (as the container sees it) exists in the upper layer.
+pub fn in_upper_layer(upperdir: &str, exepath: &str) -> bool {
+    let p = Path::new(upperdir).join(exepath.trim_start_matches('/'));
+    // A whiteout is a 0:0 char device; only a real file counts.
+    fs::symlink_metadata(p).is_ok_and(|m| m.is_file())
+}
+
+fn ts_ns(s: i64, ns: i64) -> u64 {
+    (s.max(0) as u64)
+        .saturating_mul(1_000_000_000)
+        .saturating_add(ns.max(0) as u64)
+}
+
+/// `args` joined by single spaces (Falco's proc.args), lossily.
+pub fn join_args<'a>(it: impl Iterator<Item = &'a [u8]>) -> String {
+    let mut s = String::new();
+    for (i, a) in it.enumerate() {
+        if i > 0 {
+            s.push(' ');
+        }
+        s.push_str(&String::from_utf8_lossy(a));
+    }
+    s
+}
+
+/// `proc.cmdline`: `name` then the args.
+pub fn cmdline_of(name: &str, args: &str) -> Arc<str> {
+    if args.is_empty() {
+        Arc::from(name)
+    } else {
+        let mut s = String::with_capacity(name.len() + 1 + args.len());
+        s.push_str(name);
+        s.push(' ');
+        s.push_str(args);
+        Arc::from(s)
+    }
+}
+
+fn parse_ns_inode(link: &str) -> Option<u32> {
+    let inner = link.split('[').nth(1)?.trim_end_matches(']');
+    inner.parse::<u64>().ok().map(|v| v as u32)
+}
+
+/// Fields from /proc/PID/stat (after the parenthesised comm).
+fn parse_stat(stat: &str, p: &mut Process, tps: u64) -> Option<()> {
+    let after = &stat[stat.rfind(')')? + 1..];
+    let f: Vec<&str> = after.split_whitespace().collect();
+    p.ppid = f.get(1)?.parse().ok()?;
+    p.vpgid = f.get(2)?.parse().unwrap_or(0);
+    p.sid = f.get(3)?.parse().unwrap_or(0);
+    let tty_nr: u32 = f.get(4)?.parse::<i64>().unwrap_or(0) as u32;
+    let major = (tty_nr >> 8) & 0xfff;
+    let minor = (tty_nr & 0xff) | ((tty_nr >> 12) & 0xfff00);
+    p.tty = if tty_nr == 0 {
+        0
+    } else {
+        (major << 20) | minor
+    };
+    let start_ticks: u64 = f.get(19)?.parse().unwrap_or(0);
+    p.start_ts = start_ticks.saturating_mul(1_000_000_000) / tps.max(1);
+    Some(())
+}
+
+fn last_num(v: &str) -> Option<u32> {
+    v.split_whitespace().last()?.parse().ok()
+}
+
+fn parse_status(status: &str, p: &mut Process) {
+    for line in status.lines() {
+        let Some((k, v)) = line.split_once(':') else {
+            continue;
+        };
+        let hex = || u64::from_str_radix(v.trim(), 16).unwrap_or(0);
+        match k {
+            // Effective ids, as Falco reports user.uid.
+            "Uid" => {
+                p.uid = v
+                    .split_whitespace()
+                    .nth(1)
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(0)
+            }
+            "Gid" => {
+                p.gid = v
+                    .split_whitespace()
+                    .nth(1)
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(0)
+            }
+            "CapInh" => p.cap_inheritable = hex(),
+            "CapPrm" => p.cap_permitted = hex(),
+            "CapEff" => p.cap_effective = hex(),
+            "NStgid" => p.vpid = last_num(v).unwrap_or(p.pid),
+            "NSpgid" => p.vpgid = last_num(v).unwrap_or(p.vpgid),
+            "NSsid" => p.sid = last_num(v).unwrap_or(p.sid),
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_stat_with_odd_comm() {
+        let mut p = Process::new(7);
+        let stat = "7 (a) b (c)) S 1 7 7 34816 7 4194560 0 0 0 0 0 0 0 0 20 0 1 0 250 0 0";
+        parse_stat(stat, &mut p, 100).unwrap();
+        assert_eq!(p.ppid, 1);
+        assert_eq!(p.sid, 7);
+        assert_eq!(p.start_ts, 2_500_000_000);
+        assert_eq!(p.tty, (136 << 20)); // pts/0
+        assert!(parse_stat("garbage", &mut p, 100).is_none());
+        assert_eq!(parse_ns_inode("pid:[4026531836]"), Some(4026531836));
+    }
+
+    #[test]
+    fn reads_own_process_from_real_proc() {
+        let fs = ProcFs::default();
+        let me = std::process::id();
+        assert!(fs.pids().contains(&me));
+        let p = fs.read_process(me, true, 4096).expect("own /proc entry");
+        assert_eq!(p.pid, me);
+        assert!(p.ppid > 0);
+        assert!(!p.name.is_empty());
+        assert!(p.exepath.starts_with('/'), "{}", p.exepath);
+        assert!(p.cwd.starts_with('/'));
+        assert!(p.start_ts > 0);
+        assert!(p.pidns != 0);
+        assert!(p.exe_ino != 0);
+        // Our own open fds: stdin..stderr are usually there; at least one fd.
+        assert!(!p.fds.is_empty());
+        let f = std::fs::File::open("/proc/self/status").unwrap();
+        use std::os::fd::AsRawFd;
+        let info = fs.fd_info(me, f.as_raw_fd()).unwrap();
+        assert_eq!(info.ty, FdType::File);
+        assert!(info.name.ends_with("/status"));
+        assert!(info.cloexec, "std opens with O_CLOEXEC");
+        assert!(fs.environ(me).is_some());
+    }
+}
