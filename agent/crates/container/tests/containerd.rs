@@ -21,7 +21,7 @@ use saker_container::{ContainerCache, RuntimeConfig, UsersCache};
 fn containerd_cri_pod_and_container() {
     if !testutil::require(
         "containerd_cri_pod_and_container",
-        &["containerd", "ctr", "podman", "runc"],
+        &["containerd", "ctr", "podman", "runc", "busybox"],
     ) {
         return;
     }

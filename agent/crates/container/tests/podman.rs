@@ -36,7 +36,7 @@ fn uid_of(pid: u32) -> u32 {
 fn podman_container_id_metadata_k8s_and_user() {
     if !testutil::require(
         "podman_container_id_metadata_k8s_and_user",
-        &["podman", "runc"],
+        &["podman", "runc", "busybox"],
     ) {
         return;
     }
@@ -156,7 +156,7 @@ fn podman_container_id_metadata_k8s_and_user() {
 fn runtime_gone_socket_absent_and_killed_mid_run() {
     if !testutil::require(
         "runtime_gone_socket_absent_and_killed_mid_run",
-        &["podman", "runc"],
+        &["podman", "runc", "busybox"],
     ) {
         return;
     }
