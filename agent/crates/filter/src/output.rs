@@ -4,8 +4,9 @@
 //! Syntax, as Falco's formatter: `%field`, `%field[arg]`, `%evt.arg.NAME`,
 //! `%transformer(field)` (e.g. `%tolower(proc.name)`), `%(field)` to delimit
 //! a field from following text, an optional width `%12proc.name` (the value
-//! is padded with spaces to at least that width), and `%%` for a percent
-//! sign. A missing value renders as `<NA>`.
+//! is cut or padded with spaces to exactly that width), `%%` for a percent
+//! sign, and a leading `*` (accepted and ignored). A missing value renders as
+//! `<NA>`.
 
 use crate::ast::Operand;
 use crate::compile::{compile_operand, CompileError, CompiledOperand};
@@ -69,6 +70,9 @@ impl OutputFormat {
     /// Parse more format text and append it (Falco's `append_output`, or the
     /// suggested container/k8s fields the caller adds).
     pub fn append(&mut self, fmt: &str) -> Result<(), OutputError> {
+        // A leading `*` tells libsinsp to render `<NA>` for missing values
+        // instead of dropping the line; we always do that.
+        let fmt = fmt.strip_prefix('*').unwrap_or(fmt);
         let b = fmt.as_bytes();
         let mut text = String::new();
         let mut i = 0;
@@ -149,9 +153,8 @@ impl OutputFormat {
                             }
                         }
                     });
-                    let written = out[start..].chars().count();
-                    for _ in written..*width {
-                        out.push(' ');
+                    if *width > 0 {
+                        fit(out, start, *width);
                     }
                 }
             }
@@ -167,6 +170,18 @@ impl OutputFormat {
     ) {
         for f in &self.fields {
             f.with_values(src, |vals| visit(f, vals));
+        }
+    }
+}
+
+/// Make the text written since `start` exactly `width` characters: cut or
+/// padded with spaces, as libsinsp's formatter does.
+fn fit(out: &mut String, start: usize, width: usize) {
+    match out[start..].char_indices().nth(width) {
+        Some((cut, _)) => out.truncate(start + cut),
+        None => {
+            let n = out[start..].chars().count();
+            out.extend(std::iter::repeat_n(' ', width - n));
         }
     }
 }

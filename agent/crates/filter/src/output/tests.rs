@@ -44,7 +44,9 @@ fn time_renders_as_clock() {
 fn widths_transformers_and_delimited_fields() {
     let e = ev();
     assert_eq!(text("[%6proc.name]", &e), "[Cat   ]");
-    assert_eq!(text("[%2proc.name]", &e), "[Cat]");
+    assert_eq!(text("[%2proc.name]", &e), "[Ca]");
+    assert_eq!(text("[%5proc.tty]", &e), "[<NA> ]");
+    assert_eq!(text("*%proc.name", &e), "Cat");
     assert_eq!(text("%tolower(proc.name)!", &e), "cat!");
     assert_eq!(text("%(proc.name)x", &e), "Catx");
 }
