@@ -30,7 +30,12 @@ pub struct Builder<'e> {
 struct Typed {
     lhs: Lhs,
     ty: FieldType,
+    /// Several values possible (list fields, `proc.aname` without index).
     list: bool,
+    /// A true list (`k8s.pod.labels`): `in` needs every value in the set.
+    /// Other multi-valued fields (`proc.aname`, `fd.port`) match when any
+    /// value satisfies the comparison, as libsinsp's per-field compares do.
+    set_semantics: bool,
     name: String,
 }
 
@@ -136,6 +141,7 @@ impl<'e> Builder<'e> {
             lhs: Lhs::Field(r),
             ty: info.ty,
             list,
+            set_semantics: info.ty == FieldType::StrList,
         })
     }
 
@@ -149,7 +155,7 @@ impl<'e> Builder<'e> {
             )),
             ast::Operand::Transform { func, args, .. } => {
                 let mut targs = Vec::with_capacity(args.len());
-                let mut first: Option<(FieldType, bool)> = None;
+                let mut first: Option<(bool, bool)> = None;
                 let mut names = Vec::new();
                 for a in args {
                     match a {
@@ -159,22 +165,23 @@ impl<'e> Builder<'e> {
                         }
                         other => {
                             let t = self.operand(other)?;
-                            first.get_or_insert((t.ty, t.list));
+                            first.get_or_insert((t.list, t.set_semantics));
                             names.push(t.name);
                             targs.push(TArg::Lhs(t.lhs));
                         }
                     }
                 }
-                let (in_ty, in_list) = first.unwrap_or((FieldType::Str, false));
-                let (ty, list) = match func {
-                    Transformer::Len => (FieldType::U64, false),
+                let (in_list, in_set) = first.unwrap_or((false, false));
+                // Per-value transformers keep the shape of their input;
+                // the others produce one value.
+                let (ty, list, set_semantics) = match func {
+                    Transformer::Len => (FieldType::U64, false, false),
                     Transformer::Concat | Transformer::Join | Transformer::Getopt => {
-                        (FieldType::Str, false)
+                        (FieldType::Str, false, false)
                     }
-                    Transformer::B64 => (FieldType::Bytes, in_list),
-                    _ => (FieldType::Str, in_list),
+                    Transformer::B64 => (FieldType::Bytes, in_list, in_set),
+                    _ => (FieldType::Str, in_list, in_set),
                 };
-                let _ = in_ty;
                 Ok(Typed {
                     name: format!("{}({})", func.name(), names.join(", ")),
                     lhs: Lhs::Transform(Box::new(Transform {
@@ -184,6 +191,7 @@ impl<'e> Builder<'e> {
                     })),
                     ty,
                     list,
+                    set_semantics,
                 })
             }
         }
@@ -202,12 +210,17 @@ impl<'e> Builder<'e> {
                     ));
                 }
                 let r = self.operand(o)?;
+                let op = if op == Op::In && !lhs.set_semantics {
+                    Op::Intersects
+                } else {
+                    op
+                };
                 Test::Dyn(op, r.lhs)
             }
             (rhs, op @ (Op::In | Op::Intersects)) => {
                 let items = self.list_items(rhs)?;
                 let set = self.const_set(&lhs, &items)?;
-                if op == Op::In {
+                if op == Op::In && lhs.set_semantics {
                     Test::In(set)
                 } else {
                     Test::Intersects(set)

@@ -170,6 +170,15 @@ fn list_valued_fields_in_means_all_intersects_means_any() {
 }
 
 #[test]
+fn either_fields_match_when_one_value_does() {
+    // fd.port yields the client and the server port.
+    let e = SyntheticEvent::new("connect").with_list("fd.port", &["51000", "443"]);
+    assert!(m("fd.port in (443, 80)", &e));
+    assert!(m("fd.port = 443", &e));
+    assert!(!m("fd.port in (22)", &e));
+}
+
+#[test]
 fn ancestors_any_and_indexed() {
     let e = ev();
     assert!(m("proc.aname = systemd", &e));
@@ -180,9 +189,12 @@ fn ancestors_any_and_indexed() {
     assert!(!m("proc.aname[2] = sshd", &e));
     assert!(m("proc.aname[0] = bash", &e));
     assert!(!m("proc.aname[3] = systemd", &e));
-    assert!(m("proc.aname in (sshd, systemd)", &e));
-    assert!(!m("proc.aname in (sshd)", &e));
+    // No index: any ancestor satisfying the comparison is enough, for
+    // `in` too (libsinsp compares each ancestor with the operator).
+    assert!(m("proc.aname in (sshd, cron)", &e));
+    assert!(!m("proc.aname in (cron, init)", &e));
     assert!(m("proc.aname intersects (sshd)", &e));
+    assert!(m("proc.aname != sshd", &e));
 }
 
 #[test]

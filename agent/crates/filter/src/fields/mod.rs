@@ -27,7 +27,10 @@ pub trait FieldSource {
     ///
     /// Scalar fields push one value. List-valued fields push each element;
     /// `proc.aname` (and `apid`, `aexe`, `aexepath`) with no index push every
-    /// ancestor starting from the parent. Numeric fields must push
+    /// ancestor starting from the parent, and "either" fields (`fd.ip`,
+    /// `fd.port`, `fd.net`, `fd.proto`) push the client and the server
+    /// value. A comparison is true when any pushed value satisfies it; only
+    /// for `FieldType::StrList` fields does `in` require every value. Numeric fields must push
     /// `Value::U64`/`Value::I64`, booleans `Value::Bool`, address fields
     /// `Value::Ip` (for `fd.net`-style fields: the address to test), strings
     /// `Value::Str` or `Value::Bytes`.
