@@ -416,6 +416,14 @@ fn garbage_never_panics() {
         "join(",
         ".",
         "a.",
+        "%",
+        "%5",
+        "*",
+        "regex",
+        "'.*'",
+        "getopt(",
+        "b64(",
+        "len(",
     ];
     let mut seed: u64 = 0x9e3779b97f4a7c15;
     for _ in 0..20_000 {
@@ -436,5 +444,16 @@ fn garbage_never_panics() {
         }
         let _ = parse_operand(&s);
         let _ = unquote(&s);
+        if let Ok(f) = crate::output::compile_format(&s) {
+            let mut out = String::new();
+            f.render_text(&crate::fields::SyntheticEvent::new("x"), &mut out);
+        }
+        if let Ok(e) = parse(&s) {
+            let env = crate::Env::new().with_list("x", &["a", "x"]);
+            if let Ok(f) = crate::compile(&e, &env) {
+                let ev = crate::fields::SyntheticEvent::new("x").with("proc.name", "x");
+                let _ = f.matches(&ev);
+            }
+        }
     }
 }
