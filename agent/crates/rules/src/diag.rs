@@ -322,7 +322,6 @@ fn byte_range(text: &str, pos: &Pos, len: usize) -> std::ops::Range<usize> {
     line_start + start..line_start + end.max(start)
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

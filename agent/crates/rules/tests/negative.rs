@@ -67,7 +67,11 @@ fn unknown_field_skipped_with_skip_if_unknown_filter() {
     let yaml = "- rule: skipme\n  desc: d\n  condition: evt.type = open and proc.nosuchfield = x\n  output: o\n  priority: INFO\n  skip-if-unknown-filter: true\n";
     let l = load_str(FILE, yaml, &LoadOptions::default()).expect("loads with a warning");
     assert_eq!(l.counts.active_rules, 0);
-    let w = l.diagnostics.warnings().find(|w| w.code == Code::UnknownFilter).expect("warning");
+    let w = l
+        .diagnostics
+        .warnings()
+        .find(|w| w.code == Code::UnknownFilter)
+        .expect("warning");
     assert_eq!(w.item.as_ref().unwrap().name, "skipme");
 }
 
@@ -98,13 +102,17 @@ fn append_to_undefined_rule() {
     assert_eq!(d.code, Code::Validate);
     assert_at(&d, 6, ItemKind::Rule, "ghost");
     assert!(d.expected.is_some());
-    let d = first_error(&format!("{GOOD_RULE}- rule: ghost2\n  condition: and proc.name = x\n  append: true\n"));
+    let d = first_error(&format!(
+        "{GOOD_RULE}- rule: ghost2\n  condition: and proc.name = x\n  append: true\n"
+    ));
     assert_at(&d, 6, ItemKind::Rule, "ghost2");
 }
 
 #[test]
 fn bad_priority() {
-    let d = first_error("- rule: loud\n  desc: d\n  condition: evt.type = open\n  output: o\n  priority: LOUDEST\n");
+    let d = first_error(
+        "- rule: loud\n  desc: d\n  condition: evt.type = open\n  output: o\n  priority: LOUDEST\n",
+    );
     assert_at(&d, 5, ItemKind::Rule, "loud");
     assert_eq!(d.pos.as_ref().unwrap().col, 13);
     assert!(d.message.contains("LOUDEST"));
@@ -134,19 +142,34 @@ fn incompatible_engine_version() {
     let d = first_error(&format!("- required_engine_version: 0.99.0\n{GOOD_RULE}"));
     assert_eq!(d.code, Code::Validate);
     assert_at(&d, 1, ItemKind::RequiredEngineVersion, "");
-    assert!(d.message.contains("0.99.0") && d.message.contains("0.57.0"), "{d}");
+    assert!(
+        d.message.contains("0.99.0") && d.message.contains("0.57.0"),
+        "{d}"
+    );
     let d = first_error("- required_engine_version: 1.0.0\n");
     assert!(d.message.contains("1.0.0"));
     let d = first_error("- required_engine_version: not.a.version\n");
     assert!(d.expected.as_deref().unwrap().contains("semver"));
     // Legacy integers mean 0.N.0; older and equal versions load.
-    assert!(load_str(FILE, "- required_engine_version: 12\n- required_engine_version: 0.57.0\n", &LoadOptions::default()).is_ok());
-    assert!(load_str(FILE, "- required_engine_version: 58\n", &LoadOptions::default()).is_err());
+    assert!(load_str(
+        FILE,
+        "- required_engine_version: 12\n- required_engine_version: 0.57.0\n",
+        &LoadOptions::default()
+    )
+    .is_ok());
+    assert!(load_str(
+        FILE,
+        "- required_engine_version: 58\n",
+        &LoadOptions::default()
+    )
+    .is_err());
 }
 
 #[test]
 fn missing_required_key() {
-    let d = first_error("- rule: nodesc\n  condition: evt.type = open\n  output: o\n  priority: INFO\n");
+    let d = first_error(
+        "- rule: nodesc\n  condition: evt.type = open\n  output: o\n  priority: INFO\n",
+    );
     assert!(d.message.contains("'desc'"), "{d}");
     assert_at(&d, 1, ItemKind::Rule, "nodesc");
 }
@@ -171,7 +194,11 @@ fn output_with_unknown_field() {
 fn unknown_key_is_a_warning() {
     let yaml = format!("{GOOD_RULE}  colour: red\n");
     let l = load_str(FILE, &yaml, &LoadOptions::default()).expect("warnings only");
-    let w = l.diagnostics.warnings().find(|w| w.code == Code::UnknownKey).expect("warning");
+    let w = l
+        .diagnostics
+        .warnings()
+        .find(|w| w.code == Code::UnknownKey)
+        .expect("warning");
     assert_eq!(w.pos.as_ref().unwrap().line, 6);
     assert!(w.message.contains("colour"));
 }
@@ -179,9 +206,21 @@ fn unknown_key_is_a_warning() {
 #[test]
 fn garbage_never_panics() {
     for text in [
-        "", "-", "- -", ":", "[[[[", "- rule:", "- rule: x\n  exceptions: 3", "- macro: 3\n  condition: [a]",
-        "\u{0}\u{1}", "- list: x\n  items: [a, [b]]", "- rule: x\n  override: 5", "- rule: x\n  override: {condition: explode}",
-        "- required_plugin_versions: [{name: container, version: x}]", "&a [*a]", "- rule: x\n  desc: d\n  condition: ((((((\n  output: o\n  priority: info",
+        "",
+        "-",
+        "- -",
+        ":",
+        "[[[[",
+        "- rule:",
+        "- rule: x\n  exceptions: 3",
+        "- macro: 3\n  condition: [a]",
+        "\u{0}\u{1}",
+        "- list: x\n  items: [a, [b]]",
+        "- rule: x\n  override: 5",
+        "- rule: x\n  override: {condition: explode}",
+        "- required_plugin_versions: [{name: container, version: x}]",
+        "&a [*a]",
+        "- rule: x\n  desc: d\n  condition: ((((((\n  output: o\n  priority: info",
     ] {
         let _ = load_str(FILE, text, &LoadOptions::default());
     }

@@ -45,7 +45,10 @@ fn event(n: &Node) -> Vec<(String, Vec<String>)> {
     let Kind::Map(entries) = &n.kind else {
         panic!("event at line {} is not a mapping", n.line)
     };
-    entries.iter().map(|(k, v)| (scalar(k), values(v))).collect()
+    entries
+        .iter()
+        .map(|(k, v)| (scalar(k), values(v)))
+        .collect()
 }
 
 fn rule_from_condition(cond: &str) -> String {
@@ -55,18 +58,26 @@ fn rule_from_condition(cond: &str) -> String {
 
 fn parse_case(file: &str, n: &Node) -> Case {
     let get = |k: &str| n.get(k);
-    let name = get("case").map(scalar).unwrap_or_else(|| panic!("{file}:{}: no 'case'", n.line));
+    let name = get("case")
+        .map(scalar)
+        .unwrap_or_else(|| panic!("{file}:{}: no 'case'", n.line));
     let rules = match (get("rules"), get("condition")) {
         (Some(r), _) => scalar(r),
         (None, Some(c)) => rule_from_condition(&scalar(c)),
         _ => panic!("{file}: case '{name}' has neither rules nor condition"),
     };
     let events = match get("events") {
-        Some(Node { kind: Kind::Seq(items), .. }) => items.iter().map(event).collect(),
+        Some(Node {
+            kind: Kind::Seq(items),
+            ..
+        }) => items.iter().map(event).collect(),
         _ => vec![get("event").map(event).unwrap_or_default()],
     };
     let expect = match get("expect") {
-        Some(Node { kind: Kind::Seq(items), .. }) => Expect::Rules(items.iter().map(scalar).collect()),
+        Some(Node {
+            kind: Kind::Seq(items),
+            ..
+        }) => Expect::Rules(items.iter().map(scalar).collect()),
         Some(e) => match e.as_scalar() {
             Some("match") => Expect::Match,
             Some("nomatch") => Expect::NoMatch,
@@ -87,13 +98,18 @@ fn parse_case(file: &str, n: &Node) -> Case {
             opts.engine.min_priority = Priority::parse(p).expect("priority");
         }
         for (key, make) in [
-            ("disable_tag", Selection::DisableTag as fn(String) -> Selection),
+            (
+                "disable_tag",
+                Selection::DisableTag as fn(String) -> Selection,
+            ),
             ("enable_tag", Selection::EnableTag),
             ("disable_rule", Selection::DisableRule),
             ("enable_rule", Selection::EnableRule),
         ] {
             if let Some(v) = o.get(key) {
-                opts.engine.selections.extend(values(v).into_iter().map(make));
+                opts.engine
+                    .selections
+                    .extend(values(v).into_iter().map(make));
             }
         }
     }
@@ -132,7 +148,10 @@ fn run(c: &Case) -> Result<(), String> {
             let first = d.errors().next().ok_or("Err without an error")?;
             if let Some(want) = &c.error {
                 if !first.message.contains(want.as_str()) {
-                    return Err(format!("error '{}' does not contain '{want}'", first.message));
+                    return Err(format!(
+                        "error '{}' does not contain '{want}'",
+                        first.message
+                    ));
                 }
             }
             if first.pos.is_none() {
@@ -145,14 +164,20 @@ fn run(c: &Case) -> Result<(), String> {
         (_, Ok(l)) => l,
     };
     if let Some(want) = &c.warning {
-        if !loaded.diagnostics.warnings().any(|w| w.message.contains(want.as_str())) {
+        if !loaded
+            .diagnostics
+            .warnings()
+            .any(|w| w.message.contains(want.as_str()))
+        {
             return Err(format!("no warning containing '{want}'"));
         }
     }
     for fields in &c.events {
         let ev = build_event(fields)?;
         let mut matched = Vec::new();
-        loaded.engine.evaluate(&ev, |r| matched.push(r.name.clone()));
+        loaded
+            .engine
+            .evaluate(&ev, |r| matched.push(r.name.clone()));
         // The index must never change the outcome.
         let mut unindexed = Vec::new();
         loaded
@@ -168,7 +193,10 @@ fn run(c: &Case) -> Result<(), String> {
             Expect::Error => unreachable!(),
         };
         if !ok {
-            return Err(format!("expected {:?}, matched {matched:?} for {fields:?}", c.expect));
+            return Err(format!(
+                "expected {:?}, matched {matched:?} for {fields:?}",
+                c.expect
+            ));
         }
     }
     Ok(())
@@ -186,9 +214,12 @@ fn cases() -> Vec<Case> {
     for f in files {
         let text = std::fs::read_to_string(&f).expect("read");
         let name = f.file_name().unwrap().to_string_lossy().into_owned();
-        let docs = yaml::parse(&text).unwrap_or_else(|e| panic!("{name}: {e} at {}:{}", e.line, e.col));
+        let docs =
+            yaml::parse(&text).unwrap_or_else(|e| panic!("{name}: {e} at {}:{}", e.line, e.col));
         for d in &docs {
-            let Kind::Seq(items) = &d.kind else { panic!("{name}: not a list") };
+            let Kind::Seq(items) = &d.kind else {
+                panic!("{name}: not a list")
+            };
             out.extend(items.iter().map(|n| parse_case(&name, n)));
         }
     }
@@ -206,5 +237,10 @@ fn table() {
     }
     println!("{} cases, {} failed", cases.len(), failures.len());
     assert!(cases.len() >= 150, "only {} cases", cases.len());
-    assert!(failures.is_empty(), "{} failing cases:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failing cases:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

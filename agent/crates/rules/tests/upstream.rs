@@ -36,9 +36,20 @@ fn stable_alone() {
     assert_eq!(triple(&l), (25, 0, 87, 49));
     assert_eq!(l.counts.active_rules, 25);
     // SOURCES.md: the evt.types the stable rules are indexed by.
-    let mut types = l.engine.evt_types().expect("every stable rule is restricted");
+    let mut types = l
+        .engine
+        .evt_types()
+        .expect("every stable rule is restricted");
     types.sort_unstable();
-    for t in ["openat", "execve", "connect", "ptrace", "init_module", "symlinkat", "dup2"] {
+    for t in [
+        "openat",
+        "execve",
+        "connect",
+        "ptrace",
+        "init_module",
+        "symlinkat",
+        "dup2",
+    ] {
         assert!(types.contains(&t), "missing {t} in {types:?}");
     }
 }

@@ -7,8 +7,8 @@
 use std::collections::{HashMap, HashSet};
 
 use saker_filter::ast::Expr;
-use saker_filter::output::{compile_format, OutputError};
 use saker_filter::compile::CompileErrorKind;
+use saker_filter::output::{compile_format, OutputError};
 use saker_filter::{parser, CompileError, Env, EvtTypes};
 
 use super::{refs, CompiledRule, Engine, EngineOptions};
@@ -98,18 +98,32 @@ pub fn compile(c: &Collected, opts: &EngineOptions, diags: &mut Diagnostics) -> 
         }
     }
 
-    for m in c.macros.iter().filter(|m| !used_macros.contains(m.name.as_str())) {
+    for m in c
+        .macros
+        .iter()
+        .filter(|m| !used_macros.contains(m.name.as_str()))
+    {
         diags.push(
-            Diagnostic::warning(Code::UnusedMacro, "Macro not referred to by any other rule/macro")
-                .at(m.pos.clone())
-                .item(ItemKind::Macro, &m.name),
+            Diagnostic::warning(
+                Code::UnusedMacro,
+                "Macro not referred to by any other rule/macro",
+            )
+            .at(m.pos.clone())
+            .item(ItemKind::Macro, &m.name),
         );
     }
-    for l in c.lists.iter().filter(|l| !used_lists.contains(l.name.as_str())) {
+    for l in c
+        .lists
+        .iter()
+        .filter(|l| !used_lists.contains(l.name.as_str()))
+    {
         diags.push(
-            Diagnostic::warning(Code::UnusedList, "List not referred to by any other rule/macro")
-                .at(l.pos.clone())
-                .item(ItemKind::List, &l.name),
+            Diagnostic::warning(
+                Code::UnusedList,
+                "List not referred to by any other rule/macro",
+            )
+            .at(l.pos.clone())
+            .item(ItemKind::List, &l.name),
         );
     }
     if diags.error_count() > errors_before {
@@ -162,7 +176,9 @@ fn compile_error(
 ) -> Diagnostic {
     // Falco's wording for the most common mistake.
     let message = match &e.kind {
-        CompileErrorKind::UndefinedMacro(name) => format!("Undefined macro '{name}' used in filter."),
+        CompileErrorKind::UndefinedMacro(name) => {
+            format!("Undefined macro '{name}' used in filter.")
+        }
         _ => e.message.clone(),
     };
     let (pos, msg) = match e.in_macro.as_deref().and_then(|m| macros.get(m)) {

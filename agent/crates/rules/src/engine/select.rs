@@ -60,8 +60,14 @@ mod tests {
     #[test]
     fn selections() {
         let tags = vec!["network".to_string()];
-        assert_eq!(Selection::DisableTag("network".into()).apply("x", &tags), Some(false));
-        assert_eq!(Selection::EnableRule("x*".into()).apply("xy", &tags), Some(true));
+        assert_eq!(
+            Selection::DisableTag("network".into()).apply("x", &tags),
+            Some(false)
+        );
+        assert_eq!(
+            Selection::EnableRule("x*".into()).apply("xy", &tags),
+            Some(true)
+        );
         assert_eq!(Selection::EnableRule("z".into()).apply("xy", &tags), None);
     }
 }

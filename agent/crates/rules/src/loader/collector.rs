@@ -471,11 +471,9 @@ fn validate_exception(ex: &mut ExceptionInfo, rule: &str) -> R {
             }
             match &ex.comps {
                 Entry::Item(c) if matches!(c.as_str(), "in" | "pmatch" | "intersects") => {}
-                Entry::Item(_) => {
-                    return Err(e(
-                        "When fields is a single value, comps must be one of (in, pmatch, intersects)",
-                    ))
-                }
+                Entry::Item(_) => return Err(e(
+                    "When fields is a single value, comps must be one of (in, pmatch, intersects)",
+                )),
                 _ => return Err(e("Fields and comps must both be strings")),
             }
         }

@@ -137,9 +137,7 @@ impl Ctx<'_> {
     }
 
     pub fn tags(&self) -> Res<Option<BTreeSet<String>>> {
-        Ok(self
-            .str_seq("tags", true)?
-            .map(|v| v.into_iter().collect()))
+        Ok(self.str_seq("tags", true)?.map(|v| v.into_iter().collect()))
     }
 
     /// Warns about keys an item of this kind does not have.
@@ -172,7 +170,6 @@ pub fn is_identifier(s: &str) -> bool {
 /// `[^()"'[:space:]=,]+`: what the condition grammar accepts as a bare list name.
 pub fn is_bare_str(s: &str) -> bool {
     !s.is_empty()
-        && s
-            .chars()
+        && s.chars()
             .all(|c| !matches!(c, '(' | ')' | '"' | '\'' | '=' | ',') && !c.is_whitespace())
 }

@@ -17,8 +17,7 @@ pub fn quote(v: &str) -> String {
     let already = v.len() >= 2
         && ((v.starts_with('"') && v.ends_with('"')) || (v.starts_with('\'') && v.ends_with('\'')));
     let bare = !v.is_empty()
-        && v
-            .chars()
+        && v.chars()
             .all(|c| c.is_ascii_alphanumeric() || "_./:-*+@%~^$?".contains(c));
     if already || bare {
         return v.to_string();
@@ -69,11 +68,7 @@ fn exception_text(ex: &ExceptionInfo, rule: &str) -> Result<Option<String>, Box<
             for v in &ex.values {
                 match v {
                     Entry::Item(s) => vals.push(quote(s)),
-                    _ => {
-                        return Err(fail(
-                            "Expected values array to contain a list of strings",
-                        ))
-                    }
+                    _ => return Err(fail("Expected values array to contain a list of strings")),
                 }
             }
             if vals.is_empty() {
@@ -117,7 +112,9 @@ fn exception_text(ex: &ExceptionInfo, rule: &str) -> Result<Option<String>, Box<
             }
             Ok(Some(format!("({})", tuples.join(" or "))))
         }
-        _ => Err(fail("Rule exception must have fields property with a list of fields")),
+        _ => Err(fail(
+            "Rule exception must have fields property with a list of fields",
+        )),
     }
 }
 

@@ -9,6 +9,7 @@ mod decode;
 pub mod exceptions;
 mod reader;
 pub mod text;
+mod versions;
 pub mod yaml;
 
 use std::path::{Path, PathBuf};
@@ -20,7 +21,7 @@ use crate::model::{Collected, ListDef, MacroDef, Pos, RuleDef};
 use collector::{Collector, ListInfo};
 use text::FileText;
 
-pub use reader::parse_semver;
+pub use versions::parse_semver;
 
 /// Loads rules files in order, accumulating definitions and diagnostics.
 #[derive(Default)]
@@ -202,7 +203,11 @@ fn inline_lists(infos: &[ListInfo]) -> Vec<ListDef> {
             match by_name.get(item.as_str()).copied() {
                 Some(j) if infos[j].index < l.visibility && j != i => {
                     // Use the already-inlined form when it has been built.
-                    let src = if j < i { &out[j].items } else { &infos[j].items };
+                    let src = if j < i {
+                        &out[j].items
+                    } else {
+                        &infos[j].items
+                    };
                     items.extend(src.iter().cloned());
                     uses.push(item.clone());
                 }

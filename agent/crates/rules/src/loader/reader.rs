@@ -7,10 +7,10 @@ use std::collections::BTreeSet;
 use super::collector::{Collector, Entry, ExceptionInfo, RuleInfo, RuleUpdate};
 use super::decode::{is_bare_str, is_identifier, Ctx, Res};
 use super::text::FileText;
+use super::versions;
 use super::yaml::{Kind, Node};
 use crate::diag::{Code, Diagnostic, Diagnostics, ItemKind};
 use crate::model::Priority;
-use crate::ENGINE_VERSION;
 
 const RULE_KEYS: &[&str] = &[
     "rule",
@@ -55,9 +55,12 @@ pub fn read(ft: &FileText, docs: &[Node], col: &mut Collector, diags: &mut Diagn
             Kind::Seq(items) => items,
             _ => {
                 diags.push(
-                    Diagnostic::error(Code::YamlValidate, "Rules content is not yaml array of objects")
-                        .at(ft.node_pos(doc))
-                        .expected("a sequence of items: '- rule: ...', '- macro: ...', '- list: ...'"),
+                    Diagnostic::error(
+                        Code::YamlValidate,
+                        "Rules content is not yaml array of objects",
+                    )
+                    .at(ft.node_pos(doc))
+                    .expected("a sequence of items: '- rule: ...', '- macro: ...', '- list: ...'"),
                 );
                 return false;
             }
@@ -89,22 +92,33 @@ fn read_item(ft: &FileText, item: &Node, col: &mut Collector, diags: &mut Diagno
     let is = |k: &str| item.get(k).is_some();
     if is("required_engine_version") {
         ctx.kind = ItemKind::RequiredEngineVersion;
-        diags.list.extend(ctx.unknown_keys(&["required_engine_version"]));
-        engine_version(&ctx, col)
+        diags
+            .list
+            .extend(ctx.unknown_keys(&["required_engine_version"]));
+        versions::engine_version(&ctx, col)
     } else if is("required_plugin_versions") {
         ctx.kind = ItemKind::RequiredPluginVersions;
-        diags.list.extend(ctx.unknown_keys(&["required_plugin_versions"]));
-        plugin_versions(&ctx, col)
+        diags
+            .list
+            .extend(ctx.unknown_keys(&["required_plugin_versions"]));
+        versions::plugin_versions(&ctx, col)
     } else if is("list") {
         ctx.kind = ItemKind::List;
         ctx.name = ctx.req_str("list")?.0;
         if !is_bare_str(&ctx.name) {
             let node = item.get("list").unwrap_or(item);
-            return Err(ctx.err_expected(node, "Invalid list name", "a name matching [^()\"'[:space:]=,]+"));
+            return Err(ctx.err_expected(
+                node,
+                "Invalid list name",
+                "a name matching [^()\"'[:space:]=,]+",
+            ));
         }
-        diags.list.extend(ctx.unknown_keys(&["list", "items", "append", "override"]));
+        diags
+            .list
+            .extend(ctx.unknown_keys(&["list", "items", "append", "override"]));
         let items = ctx.str_seq("items", false)?.unwrap_or_default();
-        let append = append_flag(&ctx, diags)? || overrides(&ctx, &["items"], &["items"])?.0.contains("items");
+        let append = append_flag(&ctx, diags)?
+            || overrides(&ctx, &["items"], &["items"])?.0.contains("items");
         let pos = ft.node_pos(item);
         if append {
             col.append_list(&ctx.name, items, &pos)
@@ -117,13 +131,21 @@ fn read_item(ft: &FileText, item: &Node, col: &mut Collector, diags: &mut Diagno
         ctx.name = ctx.req_str("macro")?.0;
         if !is_identifier(&ctx.name) {
             let node = item.get("macro").unwrap_or(item);
-            return Err(ctx.err_expected(node, "Invalid macro name", "a name matching [a-zA-Z]+[a-zA-Z0-9_]*"));
+            return Err(ctx.err_expected(
+                node,
+                "Invalid macro name",
+                "a name matching [a-zA-Z]+[a-zA-Z0-9_]*",
+            ));
         }
-        diags.list.extend(ctx.unknown_keys(&["macro", "condition", "append", "override"]));
+        diags
+            .list
+            .extend(ctx.unknown_keys(&["macro", "condition", "append", "override"]));
         let (cond, node) = ctx.req_str("condition")?;
         let cond = ft.scalar_source(node, &cond);
         let append = append_flag(&ctx, diags)?
-            || overrides(&ctx, &["condition"], &["condition"])?.0.contains("condition");
+            || overrides(&ctx, &["condition"], &["condition"])?
+                .0
+                .contains("condition");
         let pos = ft.node_pos(item);
         if append {
             col.append_macro(&ctx.name, cond, &pos)
@@ -140,7 +162,9 @@ fn read_item(ft: &FileText, item: &Node, col: &mut Collector, diags: &mut Diagno
         diags.push(
             Diagnostic::warning(Code::UnknownItem, "Unknown top level item")
                 .at(ft.node_pos(item))
-                .expected("one of: rule, macro, list, required_engine_version, required_plugin_versions"),
+                .expected(
+                    "one of: rule, macro, list, required_engine_version, required_plugin_versions",
+                ),
         );
         Ok(())
     }
@@ -166,13 +190,21 @@ fn append_flag(ctx: &Ctx, diags: &mut Diagnostics) -> Res<bool> {
 }
 
 /// Decodes `override: {key: append|replace}`, checking Falco's per-key permissions.
-fn overrides(ctx: &Ctx, appendable: &[&str], replaceable: &[&str]) -> Res<(BTreeSet<String>, BTreeSet<String>)> {
+fn overrides(
+    ctx: &Ctx,
+    appendable: &[&str],
+    replaceable: &[&str],
+) -> Res<(BTreeSet<String>, BTreeSet<String>)> {
     let (mut app, mut rep) = (BTreeSet::new(), BTreeSet::new());
     let Some(ov) = ctx.item.get("override") else {
         return Ok((app, rep));
     };
     let Kind::Map(entries) = &ov.kind else {
-        return Err(ctx.err_expected(ov, "Value for key 'override' is not a mapping", "a mapping like {condition: append}"));
+        return Err(ctx.err_expected(
+            ov,
+            "Value for key 'override' is not a mapping",
+            "a mapping like {condition: append}",
+        ));
     };
     for (k, v) in entries {
         let key = k.as_scalar().unwrap_or_default();
@@ -183,7 +215,10 @@ fn overrides(ctx: &Ctx, appendable: &[&str], replaceable: &[&str]) -> Res<(BTree
                 app.insert(key.to_string());
             }
             Some("append") => {
-                return Err(ctx.err(k, format!("Key '{key}' cannot be appended to, use 'replace' instead")))
+                return Err(ctx.err(
+                    k,
+                    format!("Key '{key}' cannot be appended to, use 'replace' instead"),
+                ))
             }
             Some("replace") if can_replace => {
                 rep.insert(key.to_string());
@@ -201,91 +236,16 @@ fn overrides(ctx: &Ctx, appendable: &[&str], replaceable: &[&str]) -> Res<(BTree
                     "Invalid override operation for key '{key}': '{}'",
                     other.unwrap_or("<not a scalar>")
                 );
-                let exp = if allowed.is_empty() { "a key that can be overridden".to_string() } else { allowed.join(" or ") };
+                let exp = if allowed.is_empty() {
+                    "a key that can be overridden".to_string()
+                } else {
+                    allowed.join(" or ")
+                };
                 return Err(ctx.err_expected(v, &msg, &exp));
             }
         }
     }
     Ok((app, rep))
-}
-
-fn engine_version(ctx: &Ctx, col: &mut Collector) -> Res<()> {
-    let (s, node) = ctx.req_str("required_engine_version")?;
-    // Falco first reads a legacy integer N, meaning 0.N.0; then a semver string.
-    let v = match s.parse::<u32>() {
-        Ok(n) => (0, n as u64, 0),
-        Err(_) => parse_semver(&s).ok_or_else(|| {
-            ctx.err_expected(
-                node,
-                &format!("Unable to parse engine version '{s}' as a semver string."),
-                "\"x.y.z\" semver format",
-            )
-        })?,
-    };
-    let e = ENGINE_VERSION;
-    let compatible = e.0 == v.0 && (e.1 > v.1 || (e.1 == v.1 && e.2 >= v.2));
-    if !compatible {
-        let mut d = ctx.err_expected(
-            node,
-            &format!(
-                "Rules require engine version {}.{}.{}, but engine version is {}.{}.{}",
-                v.0, v.1, v.2, e.0, e.1, e.2
-            ),
-            &format!("a version compatible with {}.{}.{} (same major, not newer)", e.0, e.1, e.2),
-        );
-        d.code = Code::Validate;
-        return Err(d);
-    }
-    if col.required_engine_version.is_none_or(|cur| cur < v) {
-        col.required_engine_version = Some(v);
-    }
-    Ok(())
-}
-
-/// `x.y.z` with an optional `-pre`/`+build` suffix.
-pub fn parse_semver(s: &str) -> Option<(u64, u64, u64)> {
-    let core = s.split(['-', '+']).next()?;
-    let mut it = core.split('.').map(|p| p.parse::<u64>().ok());
-    let v = (it.next()??, it.next()??, it.next()??);
-    it.next().is_none().then_some(v)
-}
-
-fn plugin_versions(ctx: &Ctx, col: &mut Collector) -> Res<()> {
-    let Some(node) = ctx.item.get("required_plugin_versions") else {
-        return Ok(());
-    };
-    let Kind::Seq(plugins) = &node.kind else {
-        return Err(ctx.err_expected(node, "Value of required_plugin_versions must be a sequence", "a sequence of {name, version}"));
-    };
-    for p in plugins {
-        let mut reqs = Vec::new();
-        let mut entries = vec![p];
-        if let Some(alts) = p.get("alternatives") {
-            let Kind::Seq(alts) = &alts.kind else {
-                return Err(ctx.err(alts, "Value of plugin version alternatives must be a sequence"));
-            };
-            entries.extend(alts.iter());
-        }
-        for e in entries {
-            if !matches!(e.kind, Kind::Map(_)) {
-                return Err(ctx.err_expected(e, "Plugin version must be a mapping", "{name: NAME, version: x.y.z}"));
-            }
-            let sub = Ctx { ft: ctx.ft, item: e, kind: ctx.kind, name: String::new() };
-            let name = sub.req_str("name")?.0;
-            let (version, vnode) = sub.req_str("version")?;
-            if parse_semver(&version).is_none() {
-                return Err(ctx.err(vnode, format!("Invalid required version '{version}' for plugin '{name}'")));
-            }
-            if reqs.iter().any(|(n, _)| *n == name) {
-                return Err(ctx.err(e, format!("Defined multiple alternative version requirements for plugin '{name}'")));
-            }
-            reqs.push((name, version));
-        }
-        // Plugins are not loaded: the container plugin's fields are built in,
-        // so its requirement is met; others are recorded for the caller.
-        col.required_plugin_versions.push(reqs);
-    }
-    Ok(())
 }
 
 fn priority(ctx: &Ctx) -> Res<Option<Priority>> {
@@ -336,7 +296,12 @@ fn rule(ctx: &Ctx, col: &mut Collector, diags: &mut Diagnostics) -> Res<()> {
         }
         if let Some(key) = expected.into_iter().next() {
             let (k, _) = item.entry(key).unwrap_or((item, item));
-            return Err(ctx.err(k, format!("Unexpected key '{key}': no corresponding entry under 'override' is defined.")));
+            return Err(ctx.err(
+                k,
+                format!(
+                    "Unexpected key '{key}': no corresponding entry under 'override' is defined."
+                ),
+            ));
         }
         return Ok(());
     }
@@ -349,7 +314,10 @@ fn rule(ctx: &Ctx, col: &mut Collector, diags: &mut Diagnostics) -> Res<()> {
         let upd = update(ctx, &keys, true)?;
         return col.append_rule(&ctx.name, upd, &pos);
     }
-    if ["condition", "output", "desc", "priority"].iter().all(|k| item.get(k).is_none()) {
+    if ["condition", "output", "desc", "priority"]
+        .iter()
+        .all(|k| item.get(k).is_none())
+    {
         // `- rule: X` + `enabled: B` toggles an earlier rule.
         let Some(enabled) = ctx.bool_val("enabled")? else {
             return Err(ctx.err_expected(item, "Item has no mapping for key 'condition'", "condition, output, desc and priority (or just 'enabled' to toggle an existing rule)"));
@@ -365,7 +333,11 @@ fn rule(ctx: &Ctx, col: &mut Collector, diags: &mut Diagnostics) -> Res<()> {
     let (output, onode) = ctx.req_str("output")?;
     let (desc, _) = ctx.req_str("desc")?;
     let Some(priority) = priority(ctx)? else {
-        return Err(ctx.err_expected(item, "Item has no mapping for key 'priority'", "a 'priority' key"));
+        return Err(ctx.err_expected(
+            item,
+            "Item has no mapping for key 'priority'",
+            "a 'priority' key",
+        ));
     };
     let info = RuleInfo {
         name: ctx.name.clone(),
@@ -374,7 +346,9 @@ fn rule(ctx: &Ctx, col: &mut Collector, diags: &mut Diagnostics) -> Res<()> {
         output: output.trim().to_string(),
         output_pos: ctx.ft.node_pos(onode),
         priority,
-        source: ctx.str_val("source", true)?.map_or_else(|| "syscall".to_string(), |s| s.0),
+        source: ctx
+            .str_val("source", true)?
+            .map_or_else(|| "syscall".to_string(), |s| s.0),
         enabled: ctx.bool_val("enabled")?.unwrap_or(true),
         tags: ctx.tags()?.unwrap_or_default(),
         exceptions: exceptions(ctx, has_append, diags)?,
@@ -438,8 +412,16 @@ fn entry(ctx: &Ctx, node: &Node, depth: usize) -> Res<Entry> {
         Kind::Null => Ok(Entry::Absent),
         Kind::Scalar(s, _) if s.is_empty() => Err(ctx.err(node, "Value must be non-empty")),
         Kind::Scalar(s, _) => Ok(Entry::Item(s.clone())),
-        Kind::Seq(items) if depth < 2 => items.iter().map(|i| entry(ctx, i, depth + 1)).collect::<Res<Vec<_>>>().map(Entry::List),
-        _ => Err(ctx.err_expected(node, "Unexpected exception value", "a string or a list of strings")),
+        Kind::Seq(items) if depth < 2 => items
+            .iter()
+            .map(|i| entry(ctx, i, depth + 1))
+            .collect::<Res<Vec<_>>>()
+            .map(Entry::List),
+        _ => Err(ctx.err_expected(
+            node,
+            "Unexpected exception value",
+            "a string or a list of strings",
+        )),
     }
 }
 
@@ -449,14 +431,25 @@ fn exceptions(ctx: &Ctx, append: bool, diags: &mut Diagnostics) -> Res<Vec<Excep
         return Ok(out);
     };
     let Kind::Seq(list) = &exs.kind else {
-        return Err(ctx.err_expected(exs, "Rule exceptions must be a sequence", "a sequence of {name, fields, comps, values}"));
+        return Err(ctx.err_expected(
+            exs,
+            "Rule exceptions must be a sequence",
+            "a sequence of {name, fields, comps, values}",
+        ));
     };
     for ex in list {
         if !matches!(ex.kind, Kind::Map(_)) {
             return Err(ctx.err(ex, "Rule exception must be a mapping"));
         }
-        let sub = Ctx { ft: ctx.ft, item: ex, kind: ctx.kind, name: ctx.name.clone() };
-        diags.list.extend(sub.unknown_keys(&["name", "fields", "comps", "values"]));
+        let sub = Ctx {
+            ft: ctx.ft,
+            item: ex,
+            kind: ctx.kind,
+            name: ctx.name.clone(),
+        };
+        diags
+            .list
+            .extend(sub.unknown_keys(&["name", "fields", "comps", "values"]));
         let (name, nnode) = sub.req_str("name")?;
         if out.iter().any(|e| e.name == name) {
             return Err(ctx.err(nnode, "Exceptions names in the same object must be unique"));
@@ -464,27 +457,50 @@ fn exceptions(ctx: &Ctx, append: bool, diags: &mut Diagnostics) -> Res<Vec<Excep
         let fields = match ex.get("fields") {
             Some(f) => entry(ctx, f, 1)?,
             None if append => Entry::Absent,
-            None => return Err(ctx.err_expected(ex, "Item has no mapping for key 'fields'", "a 'fields' key")),
+            None => {
+                return Err(ctx.err_expected(
+                    ex,
+                    "Item has no mapping for key 'fields'",
+                    "a 'fields' key",
+                ))
+            }
         };
-        let comps = ex.get("comps").map(|c| entry(ctx, c, 1)).transpose()?.unwrap_or(Entry::Absent);
+        let comps = ex
+            .get("comps")
+            .map(|c| entry(ctx, c, 1))
+            .transpose()?
+            .unwrap_or(Entry::Absent);
         let mut values = Vec::new();
         match ex.get("values") {
             Some(v) => {
                 let Kind::Seq(vals) = &v.kind else {
-                    return Err(ctx.err_expected(v, "Rule exception values must be a sequence", "a sequence of values"));
+                    return Err(ctx.err_expected(
+                        v,
+                        "Rule exception values must be a sequence",
+                        "a sequence of values",
+                    ));
                 };
                 for val in vals {
                     values.push(entry(ctx, val, 0)?);
                 }
             }
             None if append => diags.push(
-                Diagnostic::warning(Code::AppendNoValues, "Overriding/appending exception with no values")
-                    .at(ctx.ft.node_pos(ex))
-                    .item(ItemKind::Rule, &ctx.name),
+                Diagnostic::warning(
+                    Code::AppendNoValues,
+                    "Overriding/appending exception with no values",
+                )
+                .at(ctx.ft.node_pos(ex))
+                .item(ItemKind::Rule, &ctx.name),
             ),
             None => {}
         }
-        out.push(ExceptionInfo { name, fields, comps, values, pos: ctx.ft.node_pos(ex) });
+        out.push(ExceptionInfo {
+            name,
+            fields,
+            comps,
+            values,
+            pos: ctx.ft.node_pos(ex),
+        });
     }
     Ok(out)
 }

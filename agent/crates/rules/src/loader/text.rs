@@ -67,7 +67,10 @@ impl FileText {
                 (skip, rest)
             } else {
                 let trimmed = raw.trim_start_matches([' ', '\t']);
-                (raw.chars().count() - trimmed.chars().count(), trimmed.to_string())
+                (
+                    raw.chars().count() - trimmed.chars().count(),
+                    trimmed.to_string(),
+                )
             };
             let rest = &value[cursor..];
             let ws = rest.len() - rest.trim_start().len();

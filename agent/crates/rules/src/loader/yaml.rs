@@ -226,9 +226,10 @@ fn parse_strict(text: &str) -> Result<Vec<Node>, YamlError> {
                 None
             }
             Event::SequenceEnd | Event::MappingEnd => match stack.pop() {
-                Some(Frame::Seq(start, anchor, items)) => {
-                    Some((node(Kind::Seq(items), Span::new(start.start, span.end)), anchor))
-                }
+                Some(Frame::Seq(start, anchor, items)) => Some((
+                    node(Kind::Seq(items), Span::new(start.start, span.end)),
+                    anchor,
+                )),
                 Some(Frame::Map(start, anchor, entries, _)) => Some((
                     node(Kind::Map(entries), Span::new(start.start, span.end)),
                     anchor,
@@ -287,8 +288,9 @@ pub fn parse_bool(s: &str) -> Option<bool> {
         "y" | "Y" | "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" | "on" | "On" | "ON" => {
             Some(true)
         }
-        "n" | "N" | "no" | "No" | "NO" | "false" | "False" | "FALSE" | "off" | "Off"
-        | "OFF" => Some(false),
+        "n" | "N" | "no" | "No" | "NO" | "false" | "False" | "FALSE" | "off" | "Off" | "OFF" => {
+            Some(false)
+        }
         _ => None,
     }
 }
@@ -299,8 +301,9 @@ mod tests {
 
     #[test]
     fn positions_and_nesting() {
-        let docs = parse("- rule: a\n  condition: >\n    x and\n    y\n- list: l\n  items: [a, b]\n")
-            .unwrap();
+        let docs =
+            parse("- rule: a\n  condition: >\n    x and\n    y\n- list: l\n  items: [a, b]\n")
+                .unwrap();
         assert_eq!(docs.len(), 1);
         let Kind::Seq(items) = &docs[0].kind else {
             panic!("not a seq")
