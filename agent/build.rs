@@ -16,6 +16,8 @@ fn main() {
         println!("cargo:rerun-if-changed={}", dir.join("Cargo.toml").display());
     }
     println!("cargo:rerun-if-env-changed=SAKER_EBPF_OBJECT");
+    println!("cargo:rerun-if-env-changed=SAKER_EBPF_TOOLCHAIN");
+    let toolchain = std::env::var("SAKER_EBPF_TOOLCHAIN").unwrap_or_else(|_| "nightly".into());
 
     let dest = out_dir.join("saker-ebpf");
     // A prebuilt object (e.g. from CI's cache or a cross build) can be supplied.
@@ -26,7 +28,7 @@ fn main() {
 
     let target_dir = out_dir.join("ebpf-target");
     let mut cmd = Command::new("rustup");
-    cmd.args(["run", "nightly", "cargo", "build", "--release", "-Z", "build-std=core"])
+    cmd.args(["run", &toolchain, "cargo", "build", "--release", "-Z", "build-std=core"])
         .args(["--target", "bpfel-unknown-none"])
         .arg("--target-dir")
         .arg(&target_dir)

@@ -1,1 +1,89 @@
-fn main() {}
+//! Project tasks: `cargo xtask build | run | test | bench`.
+//!
+//! Each task installs what it needs first (toolchain pieces, bpf-linker, apt
+//! packages, tracefs, podman settings), idempotently, so a fresh machine of
+//! our kind goes from clone to green with one command.
+
+mod bench;
+mod prereq;
+
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+
+fn usage() -> &'static str {
+    "usage: cargo xtask <build | run [-- SAKER_ARGS...] | test | bench [capture|rules|state|store|all]>"
+}
+
+/// Runs a command, failing with its command line when it fails.
+pub fn sh(cmd: &mut Command) -> Result<()> {
+    let shown = format!("{cmd:?}");
+    let status = cmd.status().with_context(|| format!("cannot start {shown}"))?;
+    if !status.success() {
+        bail!("{shown} failed with {status}");
+    }
+    Ok(())
+}
+
+pub fn workspace_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
+}
+
+pub fn cargo() -> Command {
+    let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    c.current_dir(workspace_root());
+    c
+}
+
+fn build(toolchain: &str) -> Result<()> {
+    sh(cargo()
+        .args(["build", "--release", "-p", "saker", "--bin", "saker"])
+        .env("SAKER_EBPF_TOOLCHAIN", toolchain))
+}
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some(task) = args.first() else {
+        bail!(usage());
+    };
+    match task.as_str() {
+        "build" => {
+            let tc = prereq::for_build()?;
+            build(&tc)
+        }
+        "run" => {
+            let tc = prereq::for_build()?;
+            prereq::tracefs()?;
+            build(&tc)?;
+            let rest: Vec<String> = args[1..].iter().skip_while(|a| *a == "--").cloned().collect();
+            let saker_args = if rest.is_empty() {
+                vec!["capture".to_string()]
+            } else {
+                rest
+            };
+            let bin = workspace_root().join("target/release/saker");
+            let status = Command::new(&bin)
+                .args(&saker_args)
+                .status()
+                .with_context(|| format!("cannot start {}", bin.display()))?;
+            std::process::exit(status.code().unwrap_or(1));
+        }
+        "test" => {
+            let tc = prereq::for_build()?;
+            prereq::for_tests()?;
+            sh(cargo()
+                .args(["test", "--workspace", "--all-targets"])
+                .env("SAKER_EBPF_TOOLCHAIN", &tc))
+        }
+        "bench" => {
+            let tc = prereq::for_build()?;
+            prereq::for_tests()?;
+            build(&tc)?;
+            bench::run(args.get(1).map(String::as_str).unwrap_or("all"), &tc)
+        }
+        other => bail!("unknown task `{other}`; {}", usage()),
+    }
+}

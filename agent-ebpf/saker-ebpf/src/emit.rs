@@ -31,38 +31,72 @@ pub enum Phase {
 
 const OFF_MASK: usize = MAX_EVENT_SIZE - 1;
 
+/// `v & mask`, with the mask kept in the program. LLVM drops a mask it can
+/// prove redundant, but the verifier may not have tracked the same proof
+/// through register reuse; a volatile round trip hides the value from LLVM
+/// so the explicit bound reaches the verifier.
+#[inline(always)]
+fn bounded(v: usize, mask: usize) -> usize {
+    let mut slot = v;
+    // SAFETY: a local on our own stack.
+    unsafe { core::ptr::read_volatile(&mut slot as *mut usize) & mask }
+}
+
+/// Builds blobs after the header. Its running state (offset, blob count,
+/// truncation) lives in the header inside the map value and is re-read with
+/// volatile loads: to the verifier that makes the offset a bounded unknown
+/// instead of a different constant on every path, so the paths through the
+/// per-argument copies converge and verification stays linear.
 struct Writer {
     buf: *mut u8,
-    off: usize,
-    nblobs: u8,
-    truncated: bool,
+    hdr: *mut EventHeader,
 }
 
 impl Writer {
+    #[inline(always)]
+    fn off(&self) -> usize {
+        // SAFETY: hdr points at the scratch map value.
+        (unsafe { core::ptr::read_volatile(&(*self.hdr).len) }) as usize & OFF_MASK
+    }
+
+    #[inline(always)]
+    fn mark_truncated(&mut self) {
+        // SAFETY: as above.
+        unsafe {
+            let f = core::ptr::read_volatile(&(*self.hdr).flags);
+            core::ptr::write_volatile(&mut (*self.hdr).flags, f | hdr_flags::TRUNCATED);
+        }
+    }
+
     /// Room for a blob's payload after its header, or None when full.
     #[inline(always)]
     fn room(&self) -> Option<usize> {
-        if self.off + BLOB_HEADER_SIZE >= MAX_EVENT_SIZE {
+        let off = self.off();
+        if off + BLOB_HEADER_SIZE >= MAX_EVENT_SIZE {
             return None;
         }
-        Some(MAX_EVENT_SIZE - self.off - BLOB_HEADER_SIZE)
+        Some(MAX_EVENT_SIZE - off - BLOB_HEADER_SIZE)
     }
 
     #[inline(always)]
     fn finish_blob(&mut self, arg: u8, flags: u8, len: usize) {
-        let o = self.off & OFF_MASK;
+        let o = self.off();
         if flags & blob_flags::TRUNCATED != 0 {
-            self.truncated = true;
+            self.mark_truncated();
         }
         if flags & blob_flags::FAULT != 0 {
             count(counter::READ_FAULT);
         }
-        let len = if flags & blob_flags::FAULT != 0 { 0 } else { len & 0xffff };
+        let len = if flags & blob_flags::FAULT != 0 { 0 } else { len & (STR_MAX * 2 - 1) };
         let head = [arg, flags, len as u8, (len >> 8) as u8];
-        // SAFETY: o + 4 <= MAX_EVENT_SIZE < SCRATCH_SIZE.
-        unsafe { core::ptr::write_unaligned(self.buf.add(o) as *mut [u8; 4], head) };
-        self.off = o + BLOB_HEADER_SIZE + len;
-        self.nblobs += 1;
+        // SAFETY: o + 4 <= MAX_EVENT_SIZE < SCRATCH_SIZE; hdr is the map value.
+        unsafe {
+            core::ptr::write_unaligned(self.buf.add(o) as *mut [u8; 4], head);
+            let next = o + BLOB_HEADER_SIZE + len;
+            core::ptr::write_volatile(&mut (*self.hdr).len, next as u32);
+            let n = core::ptr::read_volatile(&(*self.hdr).nblobs);
+            core::ptr::write_volatile(&mut (*self.hdr).nblobs, n.wrapping_add(1));
+        }
     }
 
     /// A NUL-terminated user string.
@@ -72,14 +106,15 @@ impl Writer {
             return;
         }
         let Some(room) = self.room() else {
-            self.truncated = true;
+            self.mark_truncated();
             return;
         };
         let mut max = STR_MAX;
         if room < max {
             max = room;
         }
-        let o = self.off & OFF_MASK;
+        let max = bounded(max, STR_MAX * 2 - 1);
+        let o = self.off();
         // SAFETY: dst range [o+4, o+4+max) lies in SCRATCH (see SCRATCH_SIZE).
         let n = unsafe {
             bpf_probe_read_user_str(
@@ -104,7 +139,7 @@ impl Writer {
             return;
         }
         let Some(room) = self.room() else {
-            self.truncated = true;
+            self.mark_truncated();
             return;
         };
         let mut n = len;
@@ -117,10 +152,10 @@ impl Writer {
             n = room;
             flags = blob_flags::TRUNCATED;
         }
-        // Re-bound for the verifier: every cap we pass is <= SOCKADDR_MAX (112)
-        // or BUF_SNAPLEN (80), both below 128.
-        n &= 127;
-        let o = self.off & OFF_MASK;
+        // Every cap we pass is <= SOCKADDR_MAX (112) or BUF_SNAPLEN (80), so
+        // 127 bounds the copy for the verifier without changing it.
+        let n = bounded(n, 127);
+        let o = self.off();
         // SAFETY: dst range [o+4, o+4+n) lies in SCRATCH.
         let r = unsafe {
             bpf_probe_read_user(
@@ -143,14 +178,14 @@ impl Writer {
             return;
         }
         let Some(room) = self.room() else {
-            self.truncated = true;
+            self.mark_truncated();
             return;
         };
         let mut budget = ARGV_MAX_BYTES;
         if room < budget {
             budget = room;
         }
-        let start = self.off & OFF_MASK;
+        let start = self.off();
         let mut used: usize = 0;
         let mut flags = 0;
         let mut i = 0;
@@ -179,7 +214,8 @@ impl Writer {
             if left > ARGV_MAX_BYTES {
                 left = ARGV_MAX_BYTES;
             }
-            let at = start + BLOB_HEADER_SIZE + (used & (ARGV_MAX_BYTES - 1));
+            let left = bounded(left, ARGV_MAX_BYTES * 2 - 1);
+            let at = start + BLOB_HEADER_SIZE + bounded(used, ARGV_MAX_BYTES - 1);
             // SAFETY: at + left < start + 4 + 2 * ARGV_MAX_BYTES, inside SCRATCH.
             let n = unsafe { bpf_probe_read_user_str(self.buf.add(at) as *mut _, left as u32, p as *const _) };
             if n < 0 {
@@ -266,25 +302,27 @@ pub fn record(
         fill_task_info(cfg, hdr, ns);
     }
 
-    let mut w = Writer {
-        buf,
-        off: HEADER_SIZE,
-        nblobs: 0,
-        truncated: false,
-    };
-    if phase != Phase::Header {
-        copy_args(&mut w, args, res, plan, phase);
+    hdr.len = HEADER_SIZE as u32;
+    let hdr_ptr: *mut EventHeader = hdr;
+    let mut w = Writer { buf, hdr: hdr_ptr };
+    // The args are read back from the header in the map value: the verifier
+    // allows a bounded variable index there, not on the stack.
+    match phase {
+        Phase::Enter => copy_at_enter(&mut w, plan),
+        Phase::Exit => copy_at_exit(&mut w, res, plan),
+        Phase::Header => {}
     }
-    hdr.nblobs = w.nblobs;
-    if w.truncated {
-        hdr.flags |= hdr_flags::TRUNCATED;
+    // SAFETY: hdr_ptr is the scratch map value.
+    let (flags, off) = unsafe { (core::ptr::read_volatile(&(*hdr_ptr).flags), core::ptr::read_volatile(&(*hdr_ptr).len)) };
+    if flags & hdr_flags::TRUNCATED != 0 {
         count(counter::TRUNCATED);
     }
-    let mut len = w.off;
+    let mut len = off as usize;
     if len > MAX_EVENT_SIZE {
         len = MAX_EVENT_SIZE;
     }
-    hdr.len = len as u32;
+    // SAFETY: hdr_ptr is the scratch map value.
+    unsafe { (*hdr_ptr).len = len as u32 };
     // SAFETY: buf[0..len) is initialised scratch memory inside the map value.
     let r = unsafe {
         bpf_ringbuf_output(
@@ -301,27 +339,61 @@ pub fn record(
     }
 }
 
+/// Enter-time copies (AT_ENTER syscalls: execve, execveat): the one path
+/// and the one argv they have. Looking them up by kind, instead of walking
+/// all six slots through every copier, keeps the argv loop in the program
+/// once, which is what keeps verification within its budget.
 #[inline(always)]
-fn copy_args(w: &mut Writer, args: &[u64; 6], res: i64, plan: &SyscallPlan, phase: Phase) {
-    let at_enter = plan.flags & saker_abi::syscalls::plan_flags::AT_ENTER != 0;
-    if at_enter != (phase == Phase::Enter) {
-        return;
+fn copy_at_enter(w: &mut Writer, plan: &SyscallPlan) {
+    let mut path_at = 6;
+    let mut argv_at = 6;
+    let mut i = 0;
+    while i < 6 {
+        match ArgKind::from_u8(plan.args[i].kind) {
+            ArgKind::Path | ArgKind::Str if path_at == 6 => path_at = i,
+            ArgKind::Argv if argv_at == 6 => argv_at = i,
+            _ => {}
+        }
+        i += 1;
     }
+    // SAFETY: header in the map value; indexes checked below 6.
+    unsafe {
+        let args = &(*w.hdr).args;
+        if path_at < 6 {
+            w.user_str(path_at as u8, core::ptr::read_volatile(&args[path_at]));
+        }
+        if argv_at < 6 {
+            w.argv(argv_at as u8, core::ptr::read_volatile(&args[argv_at]));
+        }
+    }
+}
+
+/// Exit-time copies: everything but argv (only execve has argv, and it is
+/// copied at enter).
+#[inline(always)]
+fn copy_at_exit(w: &mut Writer, res: i64, plan: &SyscallPlan) {
     let mut i = 0;
     while i < 6 {
         let spec = plan.args[i];
-        let aux = (spec.aux as usize) % 6;
-        let a = args[i];
+        let aux = (spec.aux & 7) as usize;
+        // SAFETY: header in the map value; aux is bounded below 8 and the
+        // array has 6 slots, so check before indexing.
+        let (a, aux_val) = unsafe {
+            let args = &(*w.hdr).args;
+            (
+                core::ptr::read_volatile(&args[i]),
+                if aux < 6 { core::ptr::read_volatile(&args[aux]) } else { 0 },
+            )
+        };
         match ArgKind::from_u8(spec.kind) {
             ArgKind::Path | ArgKind::Str => w.user_str(i as u8, a),
-            ArgKind::Argv => w.argv(i as u8, a),
-            ArgKind::SockAddr => w.user_bytes(i as u8, a, args[aux] as usize, SOCKADDR_MAX),
+            ArgKind::SockAddr => w.user_bytes(i as u8, a, aux_val as usize, SOCKADDR_MAX),
             ArgKind::SockAddrOut => {
-                if res >= 0 && args[aux] != 0 {
+                if res >= 0 && aux_val != 0 {
                     let mut alen: u32 = 0;
                     // SAFETY: reads the socklen_t the caller passed.
                     let r = unsafe {
-                        bpf_probe_read_user(&mut alen as *mut u32 as *mut _, 4, args[aux] as *const _)
+                        bpf_probe_read_user(&mut alen as *mut u32 as *mut _, 4, aux_val as *const _)
                     };
                     if r == 0 {
                         w.user_bytes(i as u8, a, alen as usize, SOCKADDR_MAX);
@@ -339,9 +411,7 @@ fn copy_args(w: &mut Writer, args: &[u64; 6], res: i64, plan: &SyscallPlan, phas
                 // struct msghdr { void *msg_name; int msg_namelen; ... }
                 let mut head = [0u64; 2];
                 // SAFETY: reads the first 16 bytes of the caller's msghdr.
-                let r = unsafe {
-                    bpf_probe_read_user(head.as_mut_ptr() as *mut _, 16, a as *const _)
-                };
+                let r = unsafe { bpf_probe_read_user(head.as_mut_ptr() as *mut _, 16, a as *const _) };
                 if a != 0 && r == 0 {
                     w.user_bytes(i as u8, head[0], (head[1] as u32) as usize, SOCKADDR_MAX);
                 }
@@ -349,13 +419,13 @@ fn copy_args(w: &mut Writer, args: &[u64; 6], res: i64, plan: &SyscallPlan, phas
             ArgKind::Buf => {
                 if res > 0 {
                     let mut n = res as usize;
-                    if (args[aux] as usize) < n {
-                        n = args[aux] as usize;
+                    if (aux_val as usize) < n {
+                        n = aux_val as usize;
                     }
                     w.user_bytes(i as u8, a, n, BUF_SNAPLEN);
                 }
             }
-            ArgKind::None | ArgKind::Int | ArgKind::Fd => {}
+            ArgKind::Argv | ArgKind::None | ArgKind::Int | ArgKind::Fd => {}
         }
         i += 1;
     }

@@ -99,7 +99,7 @@ impl Probe {
         }
 
         let mut ebpf = EbpfLoader::new()
-            .set_max_entries(names::EVENTS, opts.ring_bytes)
+            .map_max_entries(names::EVENTS, opts.ring_bytes)
             .load(EBPF_OBJECT)
             .map_err(classify_load_error)?;
 
@@ -125,7 +125,9 @@ impl Probe {
                 .ok_or_else(|| CaptureError::Load(format!("program {prog} missing from the object")))?
                 .try_into()
                 .map_err(|e| CaptureError::Load(format!("{prog}: {e}")))?;
+            let started = std::time::Instant::now();
             p.load().map_err(|e| CaptureError::from_program(prog, e))?;
+            tracing::info!(program = prog, elapsed = ?started.elapsed(), "verified and loaded");
         }
         let exit: &mut RawTracePoint = probe
             .ebpf

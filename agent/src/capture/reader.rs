@@ -29,8 +29,12 @@ pub enum Flow {
 
 impl Reader {
     pub fn new(ring: RingBuf<MapData>) -> std::io::Result<Self> {
+        // SAFETY: the RingBuf owns its map fd and moves into the AsyncFd, so
+        // the fd stays open and unchanged for the AsyncFd's whole life.
+        let ring = unsafe { AsyncFd::register_with_interest(ring, tokio::io::Interest::READABLE) }
+            .map_err(std::io::Error::from)?;
         Ok(Reader {
-            ring: AsyncFd::new(ring)?,
+            ring,
             stats: ReaderStats::default(),
         })
     }

@@ -1,0 +1,259 @@
+//! End to end: the real kernel programs, real processes, real containers, and
+//! the events that `saker capture` prints for them.
+
+mod common;
+
+use std::net::TcpListener;
+use std::process::Command;
+
+use common::capture::{python, run, Capture};
+use common::container::Container;
+use common::{privileged, TempDir};
+use serde_json::Value;
+
+fn pid_of(e: &Value) -> u64 {
+    e["proc.pid"].as_u64().unwrap()
+}
+
+fn is(e: &Value, ty: &str, pid: u32) -> bool {
+    e["evt.type"] == ty && pid_of(e) == pid as u64
+}
+
+#[test]
+fn openat_with_flags_and_fd_result_and_failed_open() {
+    if !privileged("openat_with_flags_and_fd_result_and_failed_open") {
+        return;
+    }
+    let dir = TempDir::new("open");
+    let path = dir.path().join("known.txt");
+    let missing = dir.path().join("does-not-exist");
+    let cap = Capture::start(&["--syscalls", "openat"]);
+    let pid = python(&format!(
+        "import os\nfd = os.open({path:?}, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)\nos.close(fd)\ntry:\n    os.open({missing:?}, os.O_RDONLY)\nexcept FileNotFoundError:\n    pass\n",
+        path = path.to_str().unwrap(),
+        missing = missing.to_str().unwrap()
+    ));
+    let out = cap.stop();
+    let opened: Vec<_> = out
+        .find(|e| is(e, "openat", pid) && e["evt.args"]["name"] == path.to_str().unwrap())
+        .collect();
+    assert_eq!(opened.len(), 1, "expected one openat of {path:?} by pid {pid}");
+    let e = opened[0];
+    let flags = e["evt.args"]["flags"].as_i64().unwrap();
+    assert_eq!(flags & 0o1101, 0o1101, "O_WRONLY|O_CREAT|O_TRUNC in {flags:#o}");
+    assert_eq!(e["evt.args"]["mode"].as_i64().unwrap(), 0o640);
+    assert_eq!(e["evt.args"]["dirfd"].as_i64().unwrap(), -100, "AT_FDCWD");
+    assert!(e["evt.res"].as_i64().unwrap() >= 3, "fd result: {e}");
+    assert_eq!(e["proc.name"], "python3");
+
+    let failed: Vec<_> = out
+        .find(|e| is(e, "openat", pid) && e["evt.args"]["name"] == missing.to_str().unwrap())
+        .collect();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0]["evt.res"].as_i64().unwrap(), -2, "ENOENT");
+    // Only openat was asked for.
+    assert!(out.events.iter().all(|e| e["evt.type"] == "openat" || e["evt.type"] == "procexit"));
+}
+
+#[test]
+fn execve_with_argv_exe_and_parent() {
+    if !privileged("execve_with_argv_exe_and_parent") {
+        return;
+    }
+    let cap = Capture::start(&["--syscalls", "execve,execveat"]);
+    let marker = format!("saker-marker-{}", std::process::id());
+    let pid = run(Command::new("/bin/echo").arg(&marker).stdout(std::process::Stdio::null()));
+    let out = cap.stop();
+    let execs: Vec<_> = out.find(|e| is(e, "execve", pid)).collect();
+    assert_eq!(execs.len(), 1, "one execve for pid {pid}");
+    let e = execs[0];
+    assert_eq!(e["evt.args"]["filename"], "/bin/echo");
+    assert_eq!(e["evt.args"]["args"], serde_json::json!(["/bin/echo", marker]));
+    assert_eq!(e["evt.res"], 0);
+    assert_eq!(e["proc.ppid"].as_u64().unwrap(), std::process::id() as u64, "parent is the test");
+    assert_eq!(e["proc.name"], "echo", "comm after exec");
+    assert_ne!(e["proc.pidns"].as_u64().unwrap(), 0, "pidns from BTF offsets");
+    assert_eq!(e["proc.vpid"].as_u64().unwrap(), pid as u64, "host pidns: vpid == pid");
+}
+
+#[test]
+fn connect_to_loopback_listener() {
+    if !privileged("connect_to_loopback_listener") {
+        return;
+    }
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let cap = Capture::start(&["--syscalls", "connect,socket"]);
+    let pid = python(&format!(
+        "import socket\ns = socket.create_connection(('127.0.0.1', {port}))\ns.close()\n"
+    ));
+    let (_conn, _) = listener.accept().unwrap();
+    let out = cap.stop();
+    let conns: Vec<_> = out.find(|e| is(e, "connect", pid)).collect();
+    assert_eq!(conns.len(), 1, "one connect by {pid}");
+    let addr = &conns[0]["evt.args"]["addr"];
+    assert_eq!(addr["family"], "AF_INET");
+    assert_eq!(addr["addr"], "127.0.0.1");
+    assert_eq!(addr["port"].as_u64().unwrap(), port as u64);
+    assert_eq!(conns[0]["evt.res"], 0);
+    let sockets: Vec<_> = out.find(|e| is(e, "socket", pid)).collect();
+    assert!(!sockets.is_empty());
+    assert_eq!(sockets[0]["evt.args"]["domain"], 2, "AF_INET");
+}
+
+#[test]
+fn fork_and_exit() {
+    if !privileged("fork_and_exit") {
+        return;
+    }
+    let cap = Capture::start(&["--syscalls", "clone,clone3,fork,vfork"]);
+    let dir = TempDir::new("fork");
+    let child_file = dir.path().join("child.pid");
+    let pid = python(&format!(
+        "import os\nc = os.fork()\nif c == 0:\n    os._exit(7)\nopen({f:?}, 'w').write(str(c))\nos.waitpid(c, 0)\n",
+        f = child_file.to_str().unwrap()
+    ));
+    let child: u64 = std::fs::read_to_string(&child_file).unwrap().trim().parse().unwrap();
+    let out = cap.stop();
+    let parent_side: Vec<_> = out
+        .find(|e| pid_of(e) == pid as u64 && e["evt.kind"] == "syscall" && e["evt.res"].as_u64() == Some(child))
+        .collect();
+    assert_eq!(parent_side.len(), 1, "the parent's clone returning the child pid {child}");
+    assert!(["clone", "clone3", "fork", "vfork"].contains(&parent_side[0]["evt.type"].as_str().unwrap()));
+    let child_side: Vec<_> = out.find(|e| pid_of(e) == child && e["evt.kind"] == "clone_child").collect();
+    assert_eq!(child_side.len(), 1, "the child's own return from clone");
+    assert_eq!(child_side[0]["proc.ppid"].as_u64().unwrap(), pid as u64);
+    let exits: Vec<_> = out.find(|e| pid_of(e) == child && e["evt.type"] == "procexit").collect();
+    assert_eq!(exits.len(), 1, "the child's exit");
+}
+
+#[test]
+fn unlinkat_and_renameat() {
+    if !privileged("unlinkat_and_renameat") {
+        return;
+    }
+    let dir = TempDir::new("files");
+    std::fs::write(dir.path().join("a"), "x").unwrap();
+    std::fs::write(dir.path().join("gone"), "x").unwrap();
+    let cap = Capture::start(&["--syscalls", "renameat,renameat2,unlinkat"]);
+    let pid = python(&format!(
+        "import os\nd = os.open({d:?}, os.O_RDONLY)\nos.rename('a', 'b', src_dir_fd=d, dst_dir_fd=d)\nos.unlink('gone', dir_fd=d)\n",
+        d = dir.path().to_str().unwrap()
+    ));
+    let out = cap.stop();
+    let ren: Vec<_> = out
+        .find(|e| pid_of(e) == pid as u64 && e["evt.type"].as_str().unwrap_or("").starts_with("renameat"))
+        .collect();
+    assert_eq!(ren.len(), 1);
+    assert_eq!(ren[0]["evt.args"]["oldpath"], "a");
+    assert_eq!(ren[0]["evt.args"]["newpath"], "b");
+    assert!(ren[0]["evt.args"]["olddirfd"].as_i64().unwrap() >= 3);
+    assert_eq!(ren[0]["evt.res"], 0);
+    let unl: Vec<_> = out.find(|e| is(e, "unlinkat", pid)).collect();
+    assert_eq!(unl.len(), 1);
+    assert_eq!(unl[0]["evt.args"]["name"], "gone");
+    assert!(dir.path().join("b").exists() && !dir.path().join("gone").exists());
+}
+
+#[test]
+fn target_container_only_with_ns_relative_pids() {
+    if !privileged("target_container_only_with_ns_relative_pids") {
+        return;
+    }
+    let c = Container::start("scope", &[]);
+    let cap = Capture::start(&["--target-pid", &c.pid.to_string(), "--syscalls", "openat,execve"]);
+    let marker = format!("/tmp/saker-host-{}", std::process::id());
+    std::fs::write(&marker, "host").unwrap();
+    c.exec("cat /etc/passwd > /dev/null; echo hi > /tmp/in-container");
+    let host_pid = run(Command::new("cat").arg(&marker).stdout(std::process::Stdio::null()));
+    let out = cap.stop();
+    let _ = std::fs::remove_file(&marker);
+
+    let cat: Vec<_> = out
+        .find(|e| e["evt.type"] == "openat" && e["evt.args"]["name"] == "/etc/passwd")
+        .collect();
+    assert!(!cat.is_empty(), "the container's open of /etc/passwd");
+    for e in &cat {
+        let vpid = e["proc.vpid"].as_u64().unwrap();
+        assert!(vpid > 0 && vpid != pid_of(e), "ns-relative pid {vpid} vs host {}", pid_of(e));
+        assert!(vpid < 100, "a fresh container's pids are small: {vpid}");
+    }
+    assert!(out.find(|e| e["evt.args"]["name"] == "/tmp/in-container").count() >= 1);
+    assert_eq!(out.find(|e| pid_of(e) == host_pid as u64).count(), 0, "host cat must not appear");
+    assert_eq!(
+        out.find(|e| e["evt.args"]["name"] == marker.as_str()).count(),
+        0,
+        "no host open of the marker"
+    );
+    assert!(out.events.iter().all(|e| e["proc.vpid"].as_u64().unwrap() != 0), "every event is in the target ns");
+}
+
+#[test]
+fn ring_overflow_is_counted_and_reported() {
+    if !privileged("ring_overflow_is_counted_and_reported") {
+        return;
+    }
+    // One page of ring buffer and a burst far larger than it.
+    let cap = Capture::start(&["--syscalls", "openat", "--ring-bytes", "4096"]);
+    python("import os\nfor i in range(100000):\n    os.close(os.open('/dev/null', os.O_RDONLY))\n");
+    let out = cap.stop();
+    let stats = out.final_stats();
+    let lost = stats["lost"].as_u64().unwrap();
+    let ring_full = stats["drops"]["ring_full"].as_u64().unwrap();
+    let sent = stats["sent"].as_u64().unwrap();
+    let delivered = stats["delivered"].as_u64().unwrap();
+    assert!(ring_full > 0, "a 4 KiB ring must overflow: {stats}");
+    assert_eq!(lost, ring_full + stats["drops"]["stash_full"].as_u64().unwrap());
+    assert_eq!(sent, delivered, "every record the kernel sent was read: {stats}");
+    let per_cpu_full: u64 = stats["per_cpu"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["ring_full"].as_u64().unwrap())
+        .sum();
+    assert_eq!(per_cpu_full, ring_full);
+    // What did arrive is not less than sent minus nothing: events = delivered.
+    assert_eq!(out.events.len() as u64, delivered);
+}
+
+#[test]
+fn sigusr1_reports_counters_while_running() {
+    if !privileged("sigusr1_reports_counters_while_running") {
+        return;
+    }
+    let cap = Capture::start(&["--syscalls", "openat"]);
+    python("open('/dev/null').close()");
+    cap.sigusr1();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let out = cap.stop();
+    let mid = out
+        .stderr
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter_map(|v| v.get("saker.capture.stats").cloned())
+        .find(|s| s["when"] == "sigusr1");
+    let mid = mid.expect("a stats line on SIGUSR1");
+    assert!(mid["sent"].as_u64().unwrap() >= 1);
+}
+
+#[test]
+fn bad_arguments_are_clear_errors() {
+    let out = Command::new(env!("CARGO_BIN_EXE_saker"))
+        .args(["capture", "--syscalls", "openat,frobnicate"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("unknown syscall `frobnicate`"), "{err}");
+    assert!(err.contains("valid names:") && err.contains("openat"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+
+    let out = Command::new(env!("CARGO_BIN_EXE_saker"))
+        .args(["capture", "--target-pid", "999999999"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--target-pid 999999999: no such process"), "{err}");
+    assert_eq!(err.lines().count(), 1, "one line, no backtrace: {err}");
+}
