@@ -8,7 +8,22 @@
 //! ```
 //!
 //! Field values come from a [`fields::FieldSource`]; nothing looks a field up
-//! by name at evaluation time.
+//! by name at evaluation time, and evaluating a filter without transformers
+//! does not allocate.
+//!
+//! Semantics (libsinsp's unless noted):
+//! - precedence `not` > `and` > `or`; `not(`, `and(`, `or(` need no blank;
+//! - a missing field makes a comparison false, so `not` of it is true;
+//! - a field with several values (ancestors, `fd.port`, lists) matches when
+//!   any value satisfies the comparison; only for list-typed fields
+//!   (`k8s.pod.labels`) does `in` require every value (`intersects`: any);
+//! - `regex` is a full match; `glob` is fnmatch without `FNM_PATHNAME`;
+//!   `bcontains`/`bstartswith` take hex; `pmatch` matches whole path
+//!   components;
+//! - extensions: `op anyof|allof|oneof (list)` quantifiers, and the
+//!   transformers `len`, `concat(a, "-", b)`, `join(",", field)`,
+//!   `getopt(field, "-c")` besides libsinsp's `tolower`, `toupper`, `b64`,
+//!   `basename`; `val(field)` on the right-hand side.
 
 pub mod ast;
 pub mod compile;
