@@ -216,7 +216,7 @@ impl State {
     }
 
     pub(crate) fn fd_mut(&mut self, pid: u32, fd: i32) -> Option<&mut FdInfo> {
-        if !self.procs.get(pid).is_some_and(|p| p.fds.get(fd).is_some()) {
+        if !self.has_fd(pid, fd) {
             self.fd_from_proc(pid, fd);
         }
         self.procs.get_mut(pid)?.fds.get_mut(fd)

@@ -15,6 +15,9 @@ use std::sync::Arc;
 /// Slots for keyed metadata (`k8s.pod.label[KEY]`, `container.mount.dest[P]`).
 const KEYED_SLOTS: usize = 16;
 
+/// One keyed metadata answer: field, key, value.
+pub(crate) type Keyed = (ContainerField, Box<str>, Option<MetaValue>);
+
 #[derive(Default)]
 pub(crate) struct Cells {
     pub args: [OnceCell<String>; 6],
@@ -28,7 +31,7 @@ pub(crate) struct Cells {
     pub exeline: OnceCell<String>,
     pub paths: [OnceCell<Option<String>>; 2],
     pub meta: [OnceCell<Option<MetaValue>>; 13],
-    pub keyed: [OnceCell<(ContainerField, Box<str>, Option<MetaValue>)>; KEYED_SLOTS],
+    pub keyed: [OnceCell<Keyed>; KEYED_SLOTS],
 }
 
 /// A record seen through the state tables.
