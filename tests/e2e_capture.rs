@@ -232,7 +232,7 @@ fn sigusr1_reports_counters_while_running() {
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
         .filter_map(|v| v.get("saker.capture.stats").cloned())
         .find(|s| s["when"] == "sigusr1");
-    let mid = mid.expect("a stats line on SIGUSR1");
+    let mid = mid.unwrap_or_else(|| panic!("no stats line on SIGUSR1 in:\n{}", out.stderr.join("\n")));
     assert!(mid["sent"].as_u64().unwrap() >= 1);
 }
 

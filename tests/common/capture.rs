@@ -10,7 +10,9 @@ use serde_json::Value;
 pub struct Capture {
     child: Child,
     stderr_lines: mpsc::Receiver<String>,
-    stdout: Option<std::process::ChildStdout>,
+    /// stdout is drained on a thread from the start: an unread pipe would
+    /// fill and block saker, which is not what the tests are about.
+    stdout: Option<std::thread::JoinHandle<String>>,
 }
 
 pub struct Output {
@@ -53,7 +55,12 @@ impl Capture {
                 }
             }
         });
-        let stdout = child.stdout.take();
+        let mut out = child.stdout.take().unwrap();
+        let stdout = Some(std::thread::spawn(move || {
+            let mut raw = String::new();
+            out.read_to_string(&mut raw).expect("read capture stdout");
+            raw
+        }));
         let cap = Capture {
             child,
             stderr_lines: rx,
@@ -101,10 +108,7 @@ impl Capture {
         std::thread::sleep(Duration::from_millis(300));
         // SAFETY: signalling our own child.
         unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
-        let mut raw = String::new();
-        if let Some(mut out) = self.stdout.take() {
-            out.read_to_string(&mut raw).expect("read capture stdout");
-        }
+        let raw = self.stdout.take().map(|t| t.join().unwrap()).unwrap_or_default();
         let status = self.child.wait().expect("wait saker");
         let stderr: Vec<String> = self.stderr_lines.iter().collect();
         assert!(status.success(), "saker capture exited with {status}:\n{}", stderr.join("\n"));
