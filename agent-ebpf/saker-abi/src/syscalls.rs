@@ -256,6 +256,7 @@ mod x86_64 {
         sys!(105, "setuid", ["uid"], [Int]),
         sys!(106, "setgid", ["gid"], [Int]),
         sys!(112, "setsid", [], []),
+        sys!(110, "getppid", [], []),
         sys!(113, "setreuid", ["ruid", "euid"], [Int, Int]),
         sys!(117, "setresuid", ["ruid", "euid", "suid"], [Int, Int, Int]),
         sys!(
