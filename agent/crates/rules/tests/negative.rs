@@ -225,3 +225,26 @@ fn garbage_never_panics() {
         let _ = load_str(FILE, text, &LoadOptions::default());
     }
 }
+
+#[test]
+fn plugin_requirements() {
+    // The container plugin is built in; other plugins warn.
+    let ok = "- required_plugin_versions:\n  - name: container\n    version: 0.4.0\n";
+    let l = load_str(FILE, ok, &LoadOptions::default()).expect("container is built in");
+    assert_eq!(l.diagnostics.warning_count(), 0);
+    let other = "- required_plugin_versions:\n  - name: k8saudit\n    version: 0.1.0\n";
+    let l = load_str(FILE, other, &LoadOptions::default()).expect("warning only");
+    let w = l.diagnostics.warnings().next().expect("a warning");
+    assert!(w.message.contains("k8saudit"));
+    assert_eq!(w.pos.as_ref().unwrap().line, 2);
+    let bad = "- required_plugin_versions:\n  - name: container\n    version: latest\n";
+    let d = first_error(bad);
+    assert!(d.message.contains("Invalid required version"), "{d}");
+}
+
+#[test]
+fn engine_is_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<saker_rules::Engine>();
+    assert_send_sync::<saker_rules::Loaded>();
+}

@@ -101,7 +101,7 @@ fn read_item(ft: &FileText, item: &Node, col: &mut Collector, diags: &mut Diagno
         diags
             .list
             .extend(ctx.unknown_keys(&["required_plugin_versions"]));
-        versions::plugin_versions(&ctx, col)
+        versions::plugin_versions(&ctx, col, diags)
     } else if is("list") {
         ctx.kind = ItemKind::List;
         ctx.name = ctx.req_str("list")?.0;

@@ -3,7 +3,7 @@
 use super::collector::Collector;
 use super::decode::{Ctx, Res};
 use super::yaml::Kind;
-use crate::diag::Code;
+use crate::diag::{Code, Diagnostic, Diagnostics};
 use crate::ENGINE_VERSION;
 
 pub fn engine_version(ctx: &Ctx, col: &mut Collector) -> Res<()> {
@@ -50,7 +50,10 @@ pub fn parse_semver(s: &str) -> Option<(u64, u64, u64)> {
     it.next().is_none().then_some(v)
 }
 
-pub fn plugin_versions(ctx: &Ctx, col: &mut Collector) -> Res<()> {
+/// Reads a `required_plugin_versions` item. Plugins are not loaded: the
+/// container plugin's fields are built in, so its requirement is met at any
+/// version; any other plugin gets a warning (rules of its source are skipped).
+pub fn plugin_versions(ctx: &Ctx, col: &mut Collector, diags: &mut Diagnostics) -> Res<()> {
     let Some(node) = ctx.item.get("required_plugin_versions") else {
         return Ok(());
     };
@@ -105,8 +108,17 @@ pub fn plugin_versions(ctx: &Ctx, col: &mut Collector) -> Res<()> {
             }
             reqs.push((name, version));
         }
-        // Plugins are not loaded: the container plugin's fields are built in,
-        // so its requirement is met; others are recorded for the caller.
+        if !reqs.iter().any(|(n, _)| n == "container") {
+            let names: Vec<&str> = reqs.iter().map(|(n, _)| n.as_str()).collect();
+            diags.push(
+                Diagnostic::warning(
+                    Code::UnknownSource,
+                    format!("Required plugin {} is not available (only the container plugin's fields are built in)", names.join(" or ")),
+                )
+                .at(ctx.ft.node_pos(p))
+                .item(ctx.kind, &names.join("|")),
+            );
+        }
         col.required_plugin_versions.push(reqs);
     }
     Ok(())
