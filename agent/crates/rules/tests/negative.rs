@@ -248,3 +248,12 @@ fn engine_is_send_and_sync() {
     assert_send_sync::<saker_rules::Engine>();
     assert_send_sync::<saker_rules::Loaded>();
 }
+
+#[test]
+fn broken_macro_is_reported_once() {
+    let yaml = "- macro: m\n  condition: (evt.type = open\n- rule: r\n  desc: d\n  condition: m and proc.name = x\n  output: o\n  priority: INFO\n";
+    let d = load_str(FILE, yaml, &LoadOptions::default()).unwrap_err();
+    assert_eq!(d.error_count(), 1, "{}", d.render(false));
+    let e = d.errors().next().unwrap();
+    assert_at(e, 2, ItemKind::Macro, "m");
+}

@@ -31,11 +31,14 @@ pub fn compile(c: &Collected, opts: &EngineOptions, diags: &mut Diagnostics) -> 
     let macro_index: HashMap<&str, &MacroDef> =
         c.macros.iter().map(|m| (m.name.as_str(), m)).collect();
     let mut env = Env::new();
+    // Macros that failed to parse: rules using them are not reported again.
+    let mut broken: HashSet<&str> = HashSet::new();
     for m in &c.macros {
         let ast = match parser::parse(&m.condition.text) {
             Ok(a) => a,
             Err(e) => {
                 diags.push(parse_error(&m.condition, e, ItemKind::Macro, &m.name));
+                broken.insert(&m.name);
                 continue;
             }
         };
@@ -58,6 +61,9 @@ pub fn compile(c: &Collected, opts: &EngineOptions, diags: &mut Diagnostics) -> 
             }
         }
         mark_lists(c, &r.lists, &mut used_lists);
+        if r.macros.iter().any(|(n, _)| broken.contains(n.as_str())) {
+            broken.insert(&m.name);
+        }
         env.macros.insert(m.name.clone(), ast);
     }
     for l in &c.lists {
@@ -93,6 +99,9 @@ pub fn compile(c: &Collected, opts: &EngineOptions, diags: &mut Diagnostics) -> 
             }
         }
         mark_lists(c, &refs.lists, &mut used_lists);
+        if refs.macros.iter().any(|(n, _)| broken.contains(n.as_str())) {
+            continue;
+        }
         if let Some(rule) = compile_rule(r, &ast, &env, &macro_index, opts, diags) {
             rules.push(rule);
         }
@@ -200,7 +209,16 @@ fn compile_error(
     } else {
         Diagnostic::error(code, msg)
     };
-    d.at_opt(pos).item(ItemKind::Rule, &r.name)
+    let d = d.at_opt(pos).item(ItemKind::Rule, &r.name);
+    match &e.kind {
+        CompileErrorKind::UndefinedMacro(n) => d.len(n.chars().count()).expected(
+            "a macro defined in the loaded files, or a comparison such as 'field = value'",
+        ),
+        CompileErrorKind::UnknownField(f) => d
+            .len(f.chars().count())
+            .expected("a field listed by `saker fields`"),
+        _ => d,
+    }
 }
 
 fn compile_rule(
