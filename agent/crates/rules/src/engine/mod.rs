@@ -9,8 +9,7 @@ mod build;
 mod refs;
 mod select;
 
-use std::collections::HashMap;
-
+use rustc_hash::FxHashMap;
 use saker_filter::output::OutputFormat;
 use saker_filter::{EvtTypes, FieldSource, Filter};
 
@@ -85,7 +84,8 @@ pub struct Engine {
     /// Ids of the rules that run: enabled, syscall source, severe enough.
     active: Vec<u32>,
     /// evt.type → ids of active rules that can match it, in definition order.
-    index: HashMap<String, Box<[u32]>>,
+    /// (FxHash: the key is a short event type name hashed on every event.)
+    index: FxHashMap<String, Box<[u32]>>,
     /// Active rules with no evt.type restriction (for types not in `index`).
     unrestricted: Box<[u32]>,
     rule_matching: RuleMatching,
