@@ -145,6 +145,22 @@ fn mutated_rules_files_never_panic() {
 }
 
 #[test]
+fn deep_yaml_is_refused_not_overflowed() {
+    let block_seq = "- ".repeat(100_000) + "x";
+    let block_map: String = (0..20_000)
+        .map(|i| format!("{}k:\n", " ".repeat(i)))
+        .collect();
+    for text in [
+        "[".repeat(300_000),
+        "{a: ".repeat(100_000),
+        block_seq,
+        block_map,
+    ] {
+        check(&text);
+    }
+}
+
+#[test]
 fn mutated_upstream_never_panics() {
     let path = common::upstream(&[common::STABLE]).remove(0);
     let Ok(stable) = std::fs::read_to_string(&path) else {

@@ -55,6 +55,26 @@ fn stable_alone() {
 }
 
 #[test]
+fn stable_fields_used() {
+    let l = load_ok(&[STABLE]);
+    let fields: Vec<String> = l
+        .engine
+        .fields_used()
+        .iter()
+        .map(|f| f.to_string())
+        .collect();
+    for f in [
+        "proc.name",
+        "fd.name",
+        "evt.type",
+        "proc.aname[2]",
+        "evt.arg.flags",
+    ] {
+        assert!(fields.iter().any(|x| x == f), "{f} not in {fields:?}");
+    }
+}
+
+#[test]
 fn incubating_alone() {
     let l = load_ok(&[INCUBATING]);
     let (r, _, m, li) = triple(&l);

@@ -11,7 +11,7 @@ mod select;
 
 use rustc_hash::FxHashMap;
 use saker_filter::output::OutputFormat;
-use saker_filter::{EvtTypes, FieldSource, Filter};
+use saker_filter::{EvtTypes, FieldRef, FieldSource, Filter};
 
 use crate::model::{Pos, Priority};
 
@@ -160,6 +160,20 @@ impl Engine {
         let mut v: Vec<&str> = self.index.keys().map(String::as_str).collect();
         v.sort_unstable();
         Some(v)
+    }
+
+    /// The fields the active rules' conditions read, deduplicated: what the
+    /// state tables must be able to answer.
+    pub fn fields_used(&self) -> Vec<FieldRef> {
+        let mut out: Vec<FieldRef> = Vec::new();
+        for r in self.active_rules() {
+            for f in r.filter.fields_used() {
+                if !out.contains(f) {
+                    out.push(f.clone());
+                }
+            }
+        }
+        out
     }
 
     /// Runs the rules that can match this event type, in definition order,
