@@ -240,7 +240,22 @@ fn compile_rule(
             return None;
         }
     };
-    let output = match compile_format(&r.output) {
+    // Falco drops the deprecated %container.info (the container fields are
+    // appended as suggested output fields instead) and warns.
+    let output_text = if r.output.contains("%container.info") {
+        diags.push(
+            Diagnostic::warning(
+                Code::DeprecatedItem,
+                "%container.info is deprecated and no more useful, and will be dropped by Falco 1.0.0. The container plugin will automatically add required fields to the output message.",
+            )
+            .at(r.output_pos.clone())
+            .item(ItemKind::Rule, &r.name),
+        );
+        r.output.replace("%container.info", "")
+    } else {
+        r.output.clone()
+    };
+    let output = match compile_format(&output_text) {
         Ok(o) => o,
         Err(e) => {
             let unknown = matches!(&e, OutputError::Field(f) if f.unknown_field().is_some());
@@ -287,7 +302,7 @@ fn compile_rule(
         capture_duration: r.capture_duration,
         filter,
         output,
-        output_text: r.output.clone(),
+        output_text,
         pos: r.pos.clone(),
     })
 }
