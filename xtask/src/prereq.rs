@@ -14,7 +14,14 @@ pub const EBPF_NIGHTLY_DATE: &str = "2026-05-19";
 pub const BPF_LINKER_VERSION: &str = "0.10.3";
 
 /// Packages the end-to-end tests and benchmarks use.
-pub const TEST_PACKAGES: &[&str] = &["podman", "runc", "busybox-static", "redis-server", "redis-tools"];
+pub const TEST_PACKAGES: &[&str] = &[
+    "podman",
+    "runc",
+    "busybox-static",
+    "containerd",
+    "redis-server",
+    "redis-tools",
+];
 
 /// Picks (installing if needed) a nightly toolchain with LLVM 22 and rust-src,
 /// and returns its name for `rustup run`.
