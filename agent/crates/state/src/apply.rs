@@ -355,7 +355,29 @@ impl State {
                 }
                 sock.role = role;
                 sock.connected = connected;
-                f.refresh_sock_name();
+                let want_local = sock.local.is_none() && sock.remote.is_some();
+                let v6 = a.family() == crate::decode::AF_INET6;
+                let udp = match sock.l4proto {
+                    L4Proto::Udp => Some(true),
+                    L4Proto::Tcp => Some(false),
+                    _ => None,
+                };
+                if want_local && self.cfg.proc_fallback {
+                    // The record has only the peer; the kernel knows our end.
+                    self.stats.proc_reads += 1;
+                    let local = self.procfs.socket_local(pid, fd, v6, udp);
+                    if let Some(f) = self.procs.get_mut(pid).and_then(|p| p.fds.get_mut(fd)) {
+                        if let (Some(s), Some((ep, udp))) = (f.sock.as_mut(), local) {
+                            s.local = Some(ep);
+                            if s.l4proto == L4Proto::Unknown {
+                                s.l4proto = if udp { L4Proto::Udp } else { L4Proto::Tcp };
+                            }
+                        }
+                    }
+                }
+                if let Some(f) = self.procs.get_mut(pid).and_then(|p| p.fds.get_mut(fd)) {
+                    f.refresh_sock_name();
+                }
             }
         }
     }

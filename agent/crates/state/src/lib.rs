@@ -28,6 +28,8 @@ pub mod path;
 pub mod process;
 pub mod procfs;
 mod render;
+#[cfg(feature = "container")]
+pub mod runtime;
 mod state;
 pub mod sys;
 mod view;
@@ -36,6 +38,8 @@ pub use clock::Clock;
 pub use fd::{FdInfo, FdTable, FdType, L4Proto};
 pub use lookup::{ContainerField, ContainerLookup, HostOnly, MetaValue};
 pub use process::{Process, ProcessTable, TableStats};
+#[cfg(feature = "container")]
+pub use runtime::RuntimeLookup;
 pub use state::{State, StateConfig, Stats};
 pub use view::EventView;
 

@@ -4,9 +4,11 @@
 //! Everything here tolerates a process vanishing mid-read (a short-lived
 //! process is the common case): a failed read is `None`, never an error.
 
+use crate::decode::Endpoint;
 use crate::fd::{FdInfo, FdType};
 use crate::flags::exe;
 use crate::process::Process;
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -201,6 +203,67 @@ impl ProcFs {
     }
 }
 
+impl ProcFs {
+    /// The local address of socket `fd` (what getsockname would say), from
+    /// /proc/PID/net/{tcp,udp}[6] by the socket's inode. Used when a connect
+    /// record carries only the peer.
+    /// `udp`: `Some` when the protocol is known, `None` to try TCP then UDP.
+    /// Returns the address and whether it was found in the UDP table.
+    pub fn socket_local(
+        &self,
+        pid: u32,
+        fd: i32,
+        v6: bool,
+        udp: Option<bool>,
+    ) -> Option<(Endpoint, bool)> {
+        let link = self.readlink(pid, &format!("fd/{fd}"))?;
+        let ino = link.strip_prefix("socket:[")?.strip_suffix(']')?;
+        let protos: &[bool] = match udp {
+            Some(true) => &[true],
+            Some(false) => &[false],
+            None => &[false, true],
+        };
+        protos.iter().find_map(|&udp| {
+            let table = match (udp, v6) {
+                (false, false) => "net/tcp",
+                (false, true) => "net/tcp6",
+                (true, false) => "net/udp",
+                (true, true) => "net/udp6",
+            };
+            let text = fs::read_to_string(self.path(pid, table)).ok()?;
+            text.lines().skip(1).find_map(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                if f.get(9) != Some(&ino) {
+                    return None;
+                }
+                Some((parse_net_addr(f.get(1)?)?, udp))
+            })
+        })
+    }
+}
+
+/// `0100007F:1F90` (IPv4, host-order hex) or 32 hex digits (IPv6, four
+/// host-order words) followed by `:PORT`.
+pub fn parse_net_addr(s: &str) -> Option<Endpoint> {
+    let (ip, port) = s.split_once(':')?;
+    let port = u16::from_str_radix(port, 16).ok()?;
+    let ip = match ip.len() {
+        8 => IpAddr::V4(Ipv4Addr::from(
+            u32::from_str_radix(ip, 16).ok()?.to_ne_bytes(),
+        )),
+        32 => {
+            let mut b = [0u8; 16];
+            for i in 0..4 {
+                let w = u32::from_str_radix(ip.get(i * 8..i * 8 + 8)?, 16).ok()?;
+                b[i * 4..i * 4 + 4].copy_from_slice(&w.to_ne_bytes());
+            }
+            IpAddr::V6(Ipv6Addr::from(b))
+        }
+        _ => return None,
+    };
+    Some(Endpoint { ip, port })
+}
+
 /// True when `exepath` (as the container sees it) exists in the upper layer.
 pub fn in_upper_layer(upperdir: &str, exepath: &str) -> bool {
     let p = Path::new(upperdir).join(exepath.trim_start_matches('/'));
@@ -316,6 +379,28 @@ mod tests {
         assert_eq!(p.tty, (136 << 20)); // pts/0
         assert!(parse_stat("garbage", &mut p, 100).is_none());
         assert_eq!(parse_ns_inode("pid:[4026531836]"), Some(4026531836));
+    }
+
+    #[test]
+    fn net_addrs() {
+        let e = parse_net_addr("0100007F:1F90").unwrap();
+        assert_eq!(e.to_string(), "127.0.0.1:8080");
+        let e = parse_net_addr("00000000000000000000000001000000:0016").unwrap();
+        assert_eq!(e.to_string(), "::1:22");
+        assert!(parse_net_addr("zz:1").is_none());
+    }
+
+    #[test]
+    fn finds_local_end_of_a_real_socket() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let c = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        use std::os::fd::AsRawFd;
+        let fs = ProcFs::default();
+        let (e, udp) = fs
+            .socket_local(std::process::id(), c.as_raw_fd(), false, None)
+            .unwrap();
+        assert!(!udp);
+        assert_eq!(e.port, c.local_addr().unwrap().port());
     }
 
     #[test]

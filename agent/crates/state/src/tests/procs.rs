@@ -1,0 +1,244 @@
+//! Process lifecycle, ancestry, caps, the /proc scan and the table cap.
+
+use super::*;
+use crate::state::{State, StateConfig};
+use saker_abi::{kind, Record};
+use saker_filter::fields::{FieldArg, FieldId, FieldRef, FieldSource, Values};
+use std::sync::Arc;
+
+#[test]
+fn exec_sets_process_fields_and_ancestry() {
+    let mut s = seeded();
+    // bash(100) forks 200 (parent record first), 200 execs sh, forks 300 (child first), ...
+    apply(&mut s, Rb::sys("clone", 100).arg(0, 17).res(200));
+    apply(
+        &mut s,
+        Rb::new(kind::CLONE_CHILD, "clone", 200, 200).ppid(100),
+    );
+    exec(&mut s, 200, "/bin/sh", &["sh", "-c", "sh"]);
+    apply(
+        &mut s,
+        Rb::new(kind::CLONE_CHILD, "fork", 300, 300).ppid(200),
+    );
+    apply(&mut s, Rb::sys("fork", 200).res(300));
+    exec(&mut s, 300, "/bin/sh", &["sh"]);
+    apply(&mut s, Rb::sys("vfork", 300).res(400));
+    let b = exec(&mut s, 400, "cat", &["cat", "/etc/passwd"]);
+    assert_eq!(f(&s, &b, FieldId::ProcName).as_deref(), Some("cat"));
+    assert_eq!(
+        f(&s, &b, FieldId::ProcCmdline).as_deref(),
+        Some("cat /etc/passwd")
+    );
+    assert_eq!(f(&s, &b, FieldId::ProcArgs).as_deref(), Some("/etc/passwd"));
+    assert_eq!(f(&s, &b, FieldId::ProcExe).as_deref(), Some("cat"));
+    assert_eq!(
+        f(&s, &b, FieldId::ProcExepath).as_deref(),
+        Some("/home/u/cat")
+    );
+    assert_eq!(f(&s, &b, FieldId::ProcCwd).as_deref(), Some("/home/u"));
+    assert_eq!(f(&s, &b, FieldId::ProcPname).as_deref(), Some("sh"));
+    assert_eq!(f(&s, &b, FieldId::ProcPcmdline).as_deref(), Some("sh"));
+    assert_eq!(
+        field(&s, &b, FieldId::ProcAname, FieldArg::Index(2)).as_deref(),
+        Some("sh")
+    );
+    assert_eq!(
+        field(&s, &b, FieldId::ProcAname, FieldArg::Index(3)).as_deref(),
+        Some("bash")
+    );
+    assert_eq!(
+        field(&s, &b, FieldId::ProcAname, FieldArg::Index(4)).as_deref(),
+        Some("systemd")
+    );
+    assert_eq!(
+        field(&s, &b, FieldId::ProcApid, FieldArg::Index(1)).as_deref(),
+        Some("300")
+    );
+    assert_eq!(
+        field(&s, &b, FieldId::ProcAname, FieldArg::Index(0)).as_deref(),
+        Some("cat")
+    );
+    assert_eq!(f(&s, &b, FieldId::ProcSname).as_deref(), Some("bash"));
+    assert_eq!(f(&s, &b, FieldId::EvtType).as_deref(), Some("execve"));
+    assert_eq!(evt_arg(&s, &b, "filename").as_deref(), Some("/home/u/cat"));
+    assert_eq!(evt_arg(&s, &b, "flags").as_deref(), Some(""));
+    // proc.aname alone: every ancestor.
+    let rec = Record::parse(&b).unwrap();
+    let v = s.view(&rec);
+    let mut out = Values::new();
+    assert!(v.extract(&FieldRef::new(FieldId::ProcAname), &mut out));
+    assert_eq!(out.len(), 4);
+    // Both orders gave one entry each, with the right parent.
+    assert_eq!(s.process(200).unwrap().ppid, 100);
+    assert_eq!(s.process(300).unwrap().ppid, 200);
+    assert!(!s.process(300).unwrap().awaiting_child);
+}
+
+#[test]
+fn exec_pairs_by_pid_when_a_thread_execs() {
+    let mut s = seeded();
+    let mut a = b"ls\0-l\0".to_vec();
+    a.truncate(6);
+    apply(
+        &mut s,
+        Rb::new(kind::SYSCALL_ENTER, "execve", 100, 105)
+            .path(0, "/bin/ls")
+            .blob(1, &a),
+    );
+    let b = apply(
+        &mut s,
+        Rb::new(kind::SYSCALL_EXIT, "execve", 100, 100)
+            .comm("ls")
+            .res(0),
+    );
+    assert_eq!(f(&s, &b, FieldId::ProcCmdline).as_deref(), Some("ls -l"));
+    assert_eq!(s.stats().exec_unpaired, 0);
+    // A failed exec changes nothing.
+    apply(
+        &mut s,
+        Rb::new(kind::SYSCALL_ENTER, "execve", 100, 100)
+            .path(0, "/nope")
+            .blob(1, b"nope\0"),
+    );
+    let b = apply(
+        &mut s,
+        Rb::new(kind::SYSCALL_EXIT, "execve", 100, 100)
+            .comm("ls")
+            .res(-2),
+    );
+    assert_eq!(f(&s, &b, FieldId::ProcName).as_deref(), Some("ls"));
+    assert_eq!(f(&s, &b, FieldId::EvtRes).as_deref(), Some("ENOENT"));
+    assert_eq!(evt_arg(&s, &b, "filename").as_deref(), Some("/nope"));
+}
+
+#[test]
+fn threads_do_not_make_processes_and_exit_reaps() {
+    let mut s = seeded();
+    apply(
+        &mut s,
+        Rb::sys("clone", 100).arg(0, 0x0001_0000 | 0x100).res(101),
+    );
+    apply(
+        &mut s,
+        Rb::new(kind::CLONE_CHILD, "clone", 100, 101).ppid(1),
+    );
+    assert!(s.process(101).is_none());
+    apply(&mut s, Rb::sys("fork", 100).res(500));
+    apply(&mut s, Rb::new(kind::PROC_EXIT, "", 100, 100).res(1));
+    // bash exited but its child lives: kept for ancestry.
+    apply(&mut s, Rb::sys("getpid", 500));
+    assert!(s.process(100).unwrap().exited);
+    let b = apply(&mut s, Rb::new(kind::PROC_EXIT, "", 500, 500).res(1));
+    assert_eq!(f(&s, &b, FieldId::EvtType).as_deref(), Some("procexit"));
+    assert!(
+        s.process(500).is_some(),
+        "the exit event still sees its process"
+    );
+    apply(&mut s, Rb::sys("getpid", 1));
+    apply(&mut s, Rb::sys("getpid", 1));
+    assert!(s.process(500).is_none());
+    assert!(
+        s.process(100).is_none(),
+        "parent reaped with its last child"
+    );
+}
+
+#[test]
+fn header_fields_caps_user_and_time() {
+    let mut s = seeded();
+    let b = apply(
+        &mut s,
+        Rb::sys("getpid", 100)
+            .caps(0b11 | (1 << 21))
+            .ts(1_763_778_026_123_456_789),
+    );
+    assert_eq!(
+        f(&s, &b, FieldId::ThreadCapEffective).as_deref(),
+        Some("CAP_CHOWN CAP_DAC_OVERRIDE CAP_SYS_ADMIN")
+    );
+    assert_eq!(
+        f(&s, &b, FieldId::ThreadCapPermitted).as_deref(),
+        Some("CAP_CHOWN CAP_DAC_OVERRIDE CAP_SYS_ADMIN")
+    );
+    assert_eq!(f(&s, &b, FieldId::UserUid).as_deref(), Some("0"));
+    assert_eq!(f(&s, &b, FieldId::UserName).as_deref(), Some("root"));
+    assert_eq!(f(&s, &b, FieldId::UserLoginuid).as_deref(), Some("-1"));
+    assert_eq!(
+        f(&s, &b, FieldId::EvtTime).as_deref(),
+        Some("1763778026123456789")
+    );
+    assert_eq!(
+        f(&s, &b, FieldId::EvtTimeIso8601).as_deref(),
+        Some("2025-11-22T02:20:26.123456789Z")
+    );
+    assert_eq!(f(&s, &b, FieldId::ContainerId).as_deref(), Some("host"));
+    assert_eq!(f(&s, &b, FieldId::ContainerName).as_deref(), Some("host"));
+    assert!(f(&s, &b, FieldId::K8sNsName).is_none());
+    assert_eq!(f(&s, &b, FieldId::ProcTty).as_deref(), Some("0"));
+    assert_eq!(f(&s, &b, FieldId::EvtNum).as_deref(), Some("1"));
+}
+
+#[test]
+fn unknown_pid_is_created_from_header() {
+    let mut s = test_state();
+    let b = apply(&mut s, Rb::sys("getpid", 4242).comm("mystery").ppid(1));
+    assert_eq!(f(&s, &b, FieldId::ProcName).as_deref(), Some("mystery"));
+    assert_eq!(f(&s, &b, FieldId::ProcPpid).as_deref(), Some("1"));
+    assert_eq!(s.stats().procs_from_events, 1);
+}
+
+#[test]
+fn fork_bomb_stays_under_cap() {
+    let cfg = StateConfig {
+        max_processes: 131_072,
+        proc_fallback: false,
+        exe_facts: false,
+        ..Default::default()
+    };
+    let mut s = State::new(cfg);
+    let mut init = crate::Process::new(1);
+    init.name = Arc::from("init");
+    s.procs.insert(init);
+    let mut buf = Vec::new();
+    for i in 0..200_000u32 {
+        let parent = if i == 0 { 1 } else { 1000 + i - 1 };
+        let child = 1000 + i;
+        buf.clear();
+        buf.extend_from_slice(&Rb::sys("fork", parent).res(i64::from(child)).bytes());
+        s.apply(&Record::parse(&buf).unwrap());
+        assert!(s.processes().len() <= 131_072);
+    }
+    let st = s.stats();
+    assert!(st.table.processes <= 131_072);
+    assert!(st.table.evicted_live > 0);
+    assert_eq!(
+        st.table.processes as u64 + st.table.evicted_live + st.table.evicted_exited,
+        200_001
+    );
+}
+
+#[test]
+fn proc_scan_of_this_process() {
+    // Opened before the scan, so the scan sees it (other test threads may
+    // reuse fd numbers concurrently, which the kernel would tell us about).
+    let file = std::fs::File::open("/proc/self/status").unwrap();
+    use std::os::fd::AsRawFd;
+    let fd = file.as_raw_fd();
+    let mut s = State::new(StateConfig::default());
+    let n = s.scan_proc();
+    assert!(n > 1);
+    let me = std::process::id();
+    let p = s.process(me).expect("this test process");
+    assert!(p.exepath.starts_with('/'));
+    assert!(s.process(p.ppid).is_some() || p.ppid == 0);
+    assert!(s.stats().fds > 0);
+    let b = apply(&mut s, Rb::sys("read", me).arg(0, fd as u64).res(10));
+    assert!(f(&s, &b, FieldId::FdName).unwrap().ends_with("/status"));
+    let cwd = std::env::current_dir().unwrap();
+    assert_eq!(f(&s, &b, FieldId::ProcCwd).unwrap(), cwd.to_string_lossy());
+    // Forgotten fds come back from /proc/PID/fd on the next event.
+    s.procs.get_mut(me).unwrap().fds.remove(fd);
+    let b = apply(&mut s, Rb::sys("read", me).arg(0, fd as u64).res(10));
+    assert!(f(&s, &b, FieldId::FdName).unwrap().ends_with("/status"));
+    drop(file);
+}
