@@ -21,7 +21,7 @@ pub mod model;
 use std::path::{Path, PathBuf};
 
 pub use diag::{Diagnostic, Diagnostics};
-pub use engine::{CompiledRule, Engine, EngineOptions, RuleMatching, Selection};
+pub use engine::{AppendOutput, CompiledRule, Engine, EngineOptions, RuleMatching, Selection};
 pub use model::{Collected, Priority};
 
 use saker_filter::EvtTypes;

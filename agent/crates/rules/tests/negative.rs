@@ -257,3 +257,39 @@ fn broken_macro_is_reported_once() {
     let e = d.errors().next().unwrap();
     assert_at(e, 2, ItemKind::Macro, "m");
 }
+
+#[test]
+fn append_output_matches_rules_like_falco() {
+    use saker_rules::AppendOutput;
+    let yaml = "- rule: a\n  desc: d\n  condition: evt.type = execve\n  output: base a\n  priority: INFO\n  tags: [net, x]\n- rule: b\n  desc: d\n  condition: evt.type = execve\n  output: base b\n  priority: INFO\n";
+    let mut opts = LoadOptions::default();
+    opts.engine.append_output = vec![
+        AppendOutput {
+            tags: vec!["net".into()],
+            extra_output: Some("on %proc.name".into()),
+            ..Default::default()
+        },
+        AppendOutput {
+            extra_fields: vec![("host".into(), "%evt.hostname".into())],
+            ..Default::default()
+        },
+        AppendOutput {
+            rule: Some("b".into()),
+            source: Some("k8s_audit".into()),
+            extra_output: Some("never".into()),
+            ..Default::default()
+        },
+    ];
+    let l = load_str(FILE, yaml, &opts).expect("loads");
+    let rules = l.engine.rules();
+    assert_eq!(rules[0].output_text, "base a on %proc.name");
+    assert_eq!(rules[1].output_text, "base b");
+    assert_eq!(rules[1].extra_fields.len(), 1);
+    assert_eq!(rules[1].extra_fields[0].0, "host");
+    opts.engine.append_output = vec![AppendOutput {
+        extra_fields: vec![("bad".into(), "%no.such".into())],
+        ..Default::default()
+    }];
+    let d = load_str(FILE, yaml, &opts).unwrap_err();
+    assert_eq!(d.errors().next().unwrap().code, Code::CompileOutput);
+}

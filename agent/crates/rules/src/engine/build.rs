@@ -255,6 +255,35 @@ fn compile_rule(
     } else {
         r.output.clone()
     };
+    let mut output_text = output_text;
+    let mut extra = Vec::new();
+    for a in opts
+        .append_output
+        .iter()
+        .filter(|a| a.applies(&r.name, &r.source, &r.tags))
+    {
+        if let Some(x) = &a.extra_output {
+            output_text = format!("{output_text} {x}");
+        }
+        extra.extend(a.extra_fields.iter().cloned());
+    }
+    let mut extra_fields = Vec::with_capacity(extra.len());
+    for (key, fmt) in extra {
+        match compile_format(&fmt) {
+            Ok(f) => extra_fields.push((key, f)),
+            Err(e) => {
+                diags.push(
+                    Diagnostic::error(
+                        Code::CompileOutput,
+                        format!("append_output field '{key}': {e}"),
+                    )
+                    .at(r.output_pos.clone())
+                    .item(ItemKind::Rule, &r.name),
+                );
+                return None;
+            }
+        }
+    }
     let output = match compile_format(&output_text) {
         Ok(o) => o,
         Err(e) => {
@@ -303,6 +332,7 @@ fn compile_rule(
         filter,
         output,
         output_text,
+        extra_fields,
         pos: r.pos.clone(),
     })
 }

@@ -45,6 +45,30 @@ pub struct EngineOptions {
     pub min_priority: Priority,
     /// Falco's `rules:` enable/disable selections, applied in order.
     pub selections: Vec<Selection>,
+    /// Falco's `append_output` entries, applied in order at compile time.
+    pub append_output: Vec<AppendOutput>,
+}
+
+/// One `append_output` entry. `match` conditions left empty match every
+/// rule; several must all hold (tags: the rule has all of them).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AppendOutput {
+    pub rule: Option<String>,
+    pub source: Option<String>,
+    pub tags: Vec<String>,
+    /// Appended to the output text after a space.
+    pub extra_output: Option<String>,
+    /// `(key, format)` added to the output fields only; a bare field name is
+    /// given as `("evt.hostname", "%evt.hostname")`.
+    pub extra_fields: Vec<(String, String)>,
+}
+
+impl AppendOutput {
+    pub fn applies(&self, name: &str, source: &str, tags: &[String]) -> bool {
+        self.rule.as_deref().is_none_or(|r| r == name)
+            && self.source.as_deref().is_none_or(|s| s == source)
+            && self.tags.iter().all(|t| tags.contains(t))
+    }
 }
 
 impl Default for EngineOptions {
@@ -53,6 +77,7 @@ impl Default for EngineOptions {
             rule_matching: RuleMatching::First,
             min_priority: Priority::Debug,
             selections: Vec::new(),
+            append_output: Vec::new(),
         }
     }
 }
@@ -73,8 +98,10 @@ pub struct CompiledRule {
     pub capture_duration: Option<u64>,
     pub filter: Filter,
     pub output: OutputFormat,
-    /// The output format text, as loaded.
+    /// The output format text (with `append_output` applied).
     pub output_text: String,
+    /// `append_output` extra fields: key and compiled format.
+    pub extra_fields: Vec<(String, OutputFormat)>,
     pub pos: Pos,
 }
 
