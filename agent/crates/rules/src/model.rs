@@ -48,7 +48,12 @@ impl Source {
             .iter()
             .find(|p| offset >= p.start && offset < p.end.max(p.start + 1))
             .or_else(|| self.pieces.last())?;
-        let before = &self.text[piece.start..offset.min(self.text.len()).max(piece.start)];
+        // Offsets come from other components: clamp them to a char boundary.
+        let mut end = offset.min(self.text.len()).max(piece.start);
+        while !self.text.is_char_boundary(end) {
+            end -= 1;
+        }
+        let before = self.text.get(piece.start..end).unwrap_or_default();
         let newlines = before.matches('\n').count() as u32;
         let mut pos = piece.pos.clone();
         if newlines == 0 {
@@ -58,6 +63,33 @@ impl Source {
             pos.col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) as u32 + 1;
         }
         Some(pos)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pos_of_never_panics_inside_a_char() {
+        let file = Arc::new(PathBuf::from("f"));
+        let s = Source {
+            text: "aé b".into(),
+            pieces: vec![SourcePiece {
+                start: 0,
+                end: 5,
+                pos: Pos {
+                    file,
+                    line: 3,
+                    col: 7,
+                },
+            }],
+        };
+        for off in 0..10 {
+            let p = s.pos_of(off).unwrap();
+            assert_eq!(p.line, 3);
+        }
+        assert_eq!(s.pos_of(4).unwrap().col, 10);
     }
 }
 
