@@ -93,6 +93,8 @@ impl State {
                 c.awaiting_child = false;
                 apply_header(c, h);
             }
+            // Notices a cgroup different from the parent's.
+            self.ensure_process(h);
             return;
         }
         if !self.procs.contains(h.ppid) && self.cfg.proc_fallback && h.ppid != 0 {
@@ -119,12 +121,11 @@ impl State {
         };
         c.start_ts = h.ts_ns;
         apply_header(&mut c, h);
-        let cg_changed = h.cgroup_id != 0
-            && self
-                .procs
-                .get(h.ppid)
-                .is_some_and(|p| p.cgroup_id != h.cgroup_id);
-        if cg_changed || c.container_id.is_none() && c.ppid != 0 && !self.procs.contains(h.ppid) {
+        let cg_changed = h.cgroup_id != 0 && c.cgroup_id != h.cgroup_id;
+        if h.cgroup_id != 0 {
+            c.cgroup_id = h.cgroup_id;
+        }
+        if cg_changed || !self.procs.contains(h.ppid) {
             self.insert_with_container(c);
         } else {
             self.procs.insert(c);
@@ -277,6 +278,7 @@ impl State {
         } else if p.exepath.starts_with("/memfd:") {
             p.exe_flags |= exe::FROM_MEMFD;
         }
+        self.refresh_container(pid);
         self.check_upper_layer(pid);
         self.enter_buf = enter_bytes;
     }

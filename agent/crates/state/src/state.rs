@@ -299,7 +299,22 @@ impl State {
             p
         });
         apply_header(&mut p, h);
+        if h.cgroup_id != 0 {
+            p.cgroup_id = h.cgroup_id;
+        }
         self.insert_with_container(p);
+    }
+
+    /// Looks the container up again (the process may have been moved into
+    /// a container's cgroup since it was cloned, as runc does before exec).
+    pub(crate) fn refresh_container(&mut self, pid: u32) {
+        let Some(p) = self.procs.get(pid) else {
+            return;
+        };
+        let cid = self.lookup.container_id(pid, p.cgroup_id);
+        if let Some(p) = self.procs.get_mut(pid) {
+            p.container_id = cid;
+        }
     }
 }
 
@@ -328,7 +343,4 @@ pub(crate) fn apply_header(p: &mut Process, h: &EventHeader) {
     }
     p.uid = h.uid;
     p.gid = h.gid;
-    if h.cgroup_id != 0 {
-        p.cgroup_id = h.cgroup_id;
-    }
 }

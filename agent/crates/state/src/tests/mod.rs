@@ -72,6 +72,15 @@ impl Rb {
         self.h.ts_ns = t;
         self
     }
+    pub fn uid(mut self, u: u32) -> Self {
+        self.h.uid = u;
+        self
+    }
+    pub fn vpid(mut self, v: u32) -> Self {
+        self.h.vpid = v;
+        self.h.vtid = v;
+        self
+    }
     pub fn caps(mut self, eff: u64) -> Self {
         self.h.cap_effective = eff;
         self.h.cap_permitted = eff;

@@ -242,3 +242,159 @@ fn proc_scan_of_this_process() {
     assert!(f(&s, &b, FieldId::FdName).unwrap().ends_with("/status"));
     drop(file);
 }
+
+/// A runtime that knows one container, holding pid 700 once it is "moved".
+struct FakeRuntime;
+
+const CID: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+impl crate::ContainerLookup for FakeRuntime {
+    fn container_id(&self, pid: u32, _cg: u64) -> Option<Arc<str>> {
+        (pid >= 700).then(|| Arc::from(CID))
+    }
+    fn user_name(&self, c: Option<&str>, _pid: u32, uid: u32) -> Option<Arc<str>> {
+        match (c, uid) {
+            (Some(_), 1000) => Some(Arc::from("appuser")),
+            (None, 0) => Some(Arc::from("root")),
+            _ => None,
+        }
+    }
+    fn field(
+        &self,
+        c: &str,
+        f: crate::ContainerField,
+        arg: Option<&str>,
+    ) -> Option<crate::MetaValue> {
+        use crate::{ContainerField as F, MetaValue as V};
+        assert_eq!(c, CID);
+        match (f, arg) {
+            (F::Name, _) => Some(V::Str(Arc::from("web-0"))),
+            (F::K8sNsName, _) => Some(V::Str(Arc::from("shadow-test"))),
+            (F::K8sPodLabel, Some("app")) => Some(V::Str(Arc::from("web"))),
+            (F::Privileged, _) => Some(V::Bool(true)),
+            _ => None,
+        }
+    }
+}
+
+#[test]
+fn container_fields_through_the_lookup() {
+    let cfg = StateConfig {
+        proc_fallback: false,
+        exe_facts: false,
+        ..Default::default()
+    };
+    let mut s = State::with_lookup(cfg, Box::new(FakeRuntime));
+    let mut p = crate::Process::new(600);
+    p.name = Arc::from("conmon");
+    s.procs.insert(p);
+    // Forked on the host, then moved into the container before exec (runc).
+    apply(&mut s, Rb::sys("fork", 600).res(700));
+    assert!(s.process(700).unwrap().container_id.is_none());
+    let mut b = exec(&mut s, 700, "/bin/sh", &["sh"]);
+    // The exit record comes from uid 1000 in the container.
+    let mut rb = Rb::sys("openat", 700)
+        .arg(0, (-100i64) as u64)
+        .path(1, "/etc/passwd")
+        .res(3);
+    rb = rb.uid(1000);
+    b.clear();
+    b.extend(apply(&mut s, rb));
+    assert_eq!(
+        f(&s, &b, FieldId::ContainerId).as_deref(),
+        Some("0123456789ab")
+    );
+    assert_eq!(f(&s, &b, FieldId::ContainerFullId).as_deref(), Some(CID));
+    assert_eq!(f(&s, &b, FieldId::ContainerName).as_deref(), Some("web-0"));
+    assert_eq!(
+        f(&s, &b, FieldId::K8sNsName).as_deref(),
+        Some("shadow-test")
+    );
+    assert_eq!(
+        f(&s, &b, FieldId::ContainerPrivileged).as_deref(),
+        Some("true")
+    );
+    assert_eq!(
+        field(&s, &b, FieldId::K8sPodLabel, FieldArg::Key("app".into())).as_deref(),
+        Some("web")
+    );
+    assert!(field(&s, &b, FieldId::K8sPodLabel, FieldArg::Key("x".into())).is_none());
+    assert_eq!(f(&s, &b, FieldId::UserName).as_deref(), Some("appuser"));
+    assert!(
+        f(&s, &b, FieldId::ContainerImage).is_none(),
+        "not known yet: no value"
+    );
+    // Its children inherit the container without asking again.
+    apply(&mut s, Rb::sys("fork", 700).res(701));
+    assert_eq!(s.process(701).unwrap().container_id.as_deref(), Some(CID));
+}
+
+#[test]
+fn clone_child_from_a_container_namespace() {
+    let mut s = seeded();
+    // Parent 100 is in a container pidns: vpid 1. Its clone returns vpid 2,
+    // which is not a host pid, so only CLONE_CHILD may create the entry.
+    let mut rb = Rb::sys("clone", 100).arg(0, 17).res(2);
+    rb = rb.vpid(1);
+    apply(&mut s, rb);
+    assert!(s.process(2).is_none());
+    let mut child = Rb::new(kind::CLONE_CHILD, "clone", 900, 900).ppid(100);
+    child = child.vpid(2);
+    let b = apply(&mut s, child);
+    assert_eq!(f(&s, &b, FieldId::ProcVpid).as_deref(), Some("2"));
+    assert_eq!(f(&s, &b, FieldId::ProcPname).as_deref(), Some("bash"));
+    assert_eq!(f(&s, &b, FieldId::ProcCwd).as_deref(), Some("/home/u"));
+}
+
+#[test]
+fn setsid_memfd_exec_and_openat2() {
+    let mut s = seeded();
+    apply(&mut s, Rb::sys("fork", 100).res(800));
+    apply(&mut s, Rb::sys("setsid", 800).res(800));
+    let b = exec(&mut s, 800, "/usr/sbin/sshd", &["sshd"]);
+    assert_eq!(f(&s, &b, FieldId::ProcSname).as_deref(), Some("sshd"));
+    // fexecve of a memfd: execveat(fd, "", AT_EMPTY_PATH).
+    apply(&mut s, Rb::sys("memfd_create", 800).path(0, "x").res(5));
+    apply(
+        &mut s,
+        Rb::new(kind::SYSCALL_ENTER, "execveat", 800, 800)
+            .arg(0, 5)
+            .arg(4, 0x1000)
+            .path(1, "")
+            .blob(2, b"x\0"),
+    );
+    let b = apply(
+        &mut s,
+        Rb::new(kind::SYSCALL_EXIT, "execveat", 800, 800)
+            .comm("x")
+            .res(0),
+    );
+    assert_eq!(f(&s, &b, FieldId::ProcExepath).as_deref(), Some("/memfd:x"));
+    assert_eq!(
+        f(&s, &b, FieldId::ProcIsExeFromMemfd).as_deref(),
+        Some("true")
+    );
+    assert_eq!(evt_arg(&s, &b, "flags").as_deref(), Some("EXE_FROM_MEMFD"));
+    // openat2 flags come from struct open_how.
+    let mut how = u64::from(crate::flags::o::RDWR | crate::flags::o::CREAT)
+        .to_ne_bytes()
+        .to_vec();
+    how.extend_from_slice(&0o600u64.to_ne_bytes());
+    how.extend_from_slice(&0x08u64.to_ne_bytes());
+    let b = apply(
+        &mut s,
+        Rb::sys("openat2", 800)
+            .arg(0, (-100i64) as u64)
+            .path(1, "/tmp/k")
+            .blob(2, &how)
+            .res(6),
+    );
+    assert_eq!(evt_arg(&s, &b, "flags").as_deref(), Some("O_CREAT|O_RDWR"));
+    assert_eq!(evt_arg(&s, &b, "mode").as_deref(), Some("S_IWUSR|S_IRUSR"));
+    assert_eq!(
+        evt_arg(&s, &b, "resolve").as_deref(),
+        Some("RESOLVE_BENEATH")
+    );
+    assert_eq!(f(&s, &b, FieldId::EvtIsOpenWrite).as_deref(), Some("true"));
+    assert_eq!(f(&s, &b, FieldId::FdName).as_deref(), Some("/tmp/k"));
+}
