@@ -31,8 +31,8 @@ enum Piece {
 /// get its values.
 #[derive(Debug)]
 pub struct OutputField {
-    /// The spelling used as the key of `output_fields`: `proc.aname[2]`,
-    /// `evt.arg.flags`, `tolower(proc.name)`.
+    /// The key of `output_fields`: the field as spelled in the format
+    /// (`proc.aname[2]`, `evt.arg.flags`, `tolower(proc.name)`), as libsinsp.
     pub name: String,
     pub ty: FieldType,
     operand: CompiledOperand,
@@ -96,6 +96,7 @@ impl OutputFormat {
                 i += 1;
             }
             let width = fmt[wstart..i].parse::<usize>().unwrap_or(0).min(4096);
+            let i_field = i;
             let (operand, end) = parse_field(fmt, i).ok_or_else(|| OutputError::Syntax {
                 offset: start,
                 message: "expected a field name after '%'".into(),
@@ -105,7 +106,12 @@ impl OutputFormat {
             if !text.is_empty() {
                 self.pieces.push(Piece::Text(std::mem::take(&mut text)));
             }
-            let idx = self.field_index(&operand)?;
+            // libsinsp keys output fields by their spelling in the format.
+            let spelled = match b[i_field] {
+                b'(' => &fmt[i_field + 1..end - 1],
+                _ => &fmt[i_field..end],
+            };
+            let idx = self.field_index(&operand, spelled)?;
             self.pieces.push(Piece::Field { idx, width });
         }
         text.push_str(&fmt[lit_start..]);
@@ -115,8 +121,9 @@ impl OutputFormat {
         Ok(())
     }
 
-    fn field_index(&mut self, operand: &Operand) -> Result<usize, OutputError> {
-        let (name, ty, compiled) = compile_operand(operand)?;
+    fn field_index(&mut self, operand: &Operand, spelled: &str) -> Result<usize, OutputError> {
+        let (_, ty, compiled) = compile_operand(operand)?;
+        let name = spelled.to_string();
         if let Some(i) = self.fields.iter().position(|f| f.name == name) {
             return Ok(i);
         }

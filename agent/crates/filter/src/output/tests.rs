@@ -94,6 +94,13 @@ fn render_fields_gives_typed_values_or_none() {
 }
 
 #[test]
+fn keys_are_the_spelling_in_the_format() {
+    let f = compile_format("%evt.arg[0] %(proc.name) %tolower( proc.name )").unwrap();
+    let names: Vec<&str> = f.fields().iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(names, ["evt.arg[0]", "proc.name", "tolower( proc.name )"]);
+}
+
+#[test]
 fn append_adds_text_and_fields() {
     let mut f = compile_format("cmd=%proc.name").unwrap();
     f.append(" container_id=%container.id k8s_ns=%k8s.ns.name")
