@@ -16,7 +16,7 @@ pub use value::{render_value, OwnedValue, Value, Values};
 /// The agent's state tables implement it for live events; tests use
 /// [`SyntheticEvent`]. Values borrow from the source so that evaluation does
 /// not allocate: the caller passes a small inline buffer (`Values`), which
-/// only spills to the heap past eight values.
+/// only spills to the heap past sixteen values.
 pub trait FieldSource {
     /// The event type name (`"execve"`, `"openat"`), as used by `evt.type`.
     /// Rules are indexed by it.

@@ -31,8 +31,8 @@ impl<'a> Value<'a> {
     }
 }
 
-/// The reusable buffer a source fills: inline for up to eight values.
-pub type Values<'a> = SmallVec<[Value<'a>; 8]>;
+/// The reusable buffer a source fills: inline for up to sixteen values (deep ancestor chains fit).
+pub type Values<'a> = SmallVec<[Value<'a>; 16]>;
 
 /// An owned value, for [`super::SyntheticEvent`] and callers that build
 /// events by hand.
