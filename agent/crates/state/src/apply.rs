@@ -205,6 +205,22 @@ impl State {
                     }
                 }
             }
+            // The new effective id (-1 leaves it unchanged).
+            Sc::Setuid | Sc::Setreuid | Sc::Setresuid | Sc::Setgid if res == 0 => {
+                let idx = if matches!(info.sc, Sc::Setuid | Sc::Setgid) {
+                    0
+                } else {
+                    1
+                };
+                let id = rec.arg(idx) as u32;
+                if let Some(p) = self.procs.get_mut(h.pid).filter(|_| id != u32::MAX) {
+                    if info.sc == Sc::Setgid {
+                        p.gid = id;
+                    } else {
+                        p.uid = id;
+                    }
+                }
+            }
             Sc::Setsid if res > 0 => {
                 if let Some(p) = self.procs.get_mut(h.pid) {
                     p.sid = res as u32;

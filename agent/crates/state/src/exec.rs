@@ -134,8 +134,10 @@ impl State {
 
     pub(crate) fn on_proc_exit(&mut self, rec: &Record<'_>) {
         let h = &rec.header;
-        // res = 1: the whole thread group is gone.
-        if h.res == 1 {
+        // res = 1 says the whole thread group is gone; a kernel side that
+        // cannot tell (res 0) still reports the leader's exit, which is
+        // where Falco drops the process too.
+        if h.res == 1 || h.tid == h.pid {
             self.procs.mark_exited(h.pid);
         }
         // A dead task's half-done exec will never finish.

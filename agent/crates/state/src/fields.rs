@@ -543,8 +543,8 @@ impl<'v> FieldSource for EventView<'v> {
                 opt!(out, raw, Value::Bytes)
             }
 
-            F::UserUid => push!(out, Value::U64(u64::from(h.uid))),
-            F::UserName => opt!(out, self.user_name(h.uid), Value::Str),
+            F::UserUid => push!(out, Value::U64(u64::from(self.uid()))),
+            F::UserName => opt!(out, self.user_name(self.uid()), Value::Str),
             F::UserLoginuid => push!(out, Value::I64(i64::from(self.loginuid() as i32))),
             F::UserLoginname => {
                 let l = self.loginuid();
@@ -557,12 +557,13 @@ impl<'v> FieldSource for EventView<'v> {
                     .get_or_init(|| self.st.lookup.user_name(self.container(), h.pid, l));
                 opt!(out, n.as_deref(), Value::Str)
             }
-            F::GroupGid => push!(out, Value::U64(u64::from(h.gid))),
+            F::GroupGid => push!(out, Value::U64(u64::from(self.gid()))),
             F::GroupName => {
-                let n = self
-                    .cells
-                    .group
-                    .get_or_init(|| self.st.lookup.group_name(self.container(), h.pid, h.gid));
+                let n = self.cells.group.get_or_init(|| {
+                    self.st
+                        .lookup
+                        .group_name(self.container(), h.pid, self.gid())
+                });
                 opt!(out, n.as_deref(), Value::Str)
             }
 

@@ -314,14 +314,8 @@ fn parse_stat(stat: &str, p: &mut Process, tps: u64) -> Option<()> {
     p.ppid = f.get(1)?.parse().ok()?;
     p.vpgid = f.get(2)?.parse().unwrap_or(0);
     p.sid = f.get(3)?.parse().unwrap_or(0);
-    let tty_nr: u32 = f.get(4)?.parse::<i64>().unwrap_or(0) as u32;
-    let major = (tty_nr >> 8) & 0xfff;
-    let minor = (tty_nr & 0xff) | ((tty_nr >> 12) & 0xfff00);
-    p.tty = if tty_nr == 0 {
-        0
-    } else {
-        (major << 20) | minor
-    };
+    // Kept as tty_nr encodes it, which is also what the kernel side sends.
+    p.tty = f.get(4)?.parse::<i64>().unwrap_or(0) as u32;
     let start_ticks: u64 = f.get(19)?.parse().unwrap_or(0);
     p.start_ts = start_ticks.saturating_mul(1_000_000_000) / tps.max(1);
     Some(())
@@ -376,7 +370,7 @@ mod tests {
         assert_eq!(p.ppid, 1);
         assert_eq!(p.sid, 7);
         assert_eq!(p.start_ts, 2_500_000_000);
-        assert_eq!(p.tty, (136 << 20)); // pts/0
+        assert_eq!(p.tty, 34816); // pts/0 as tty_nr
         assert!(parse_stat("garbage", &mut p, 100).is_none());
         assert_eq!(parse_ns_inode("pid:[4026531836]"), Some(4026531836));
     }

@@ -340,7 +340,8 @@ pub(crate) fn apply_header(p: &mut Process, h: &EventHeader) {
         p.cap_effective = h.cap_effective;
         p.cap_permitted = h.cap_permitted;
         p.cap_inheritable = h.cap_inheritable;
+        // Effective ids, as Falco's user.uid / group.gid.
+        p.uid = h.euid;
+        p.gid = h.egid;
     }
-    p.uid = h.uid;
-    p.gid = h.gid;
 }

@@ -131,6 +131,24 @@ impl<'a> EventView<'a> {
         }
     }
 
+    /// Effective uid (Falco's user.uid): the record's when the kernel read
+    /// the task, else the table's (kept by exec/clone and set*id calls).
+    pub(crate) fn uid(&self) -> u32 {
+        if self.task_info() {
+            self.rec.header.euid
+        } else {
+            self.proc_.map_or(self.rec.header.uid, |p| p.uid)
+        }
+    }
+
+    pub(crate) fn gid(&self) -> u32 {
+        if self.task_info() {
+            self.rec.header.egid
+        } else {
+            self.proc_.map_or(self.rec.header.gid, |p| p.gid)
+        }
+    }
+
     pub(crate) fn loginuid(&self) -> u32 {
         if self.task_info() {
             self.rec.header.loginuid

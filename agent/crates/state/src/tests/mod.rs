@@ -74,12 +74,18 @@ impl Rb {
     }
     pub fn uid(mut self, u: u32) -> Self {
         self.h.uid = u;
+        self.h.euid = u;
         self
     }
     pub fn vpid(mut self, v: u32) -> Self {
         self.h.vpid = v;
         self.h.vtid = v;
         self
+    }
+    /// Most records carry no task facts (the kernel reads them at clone
+    /// and exec only).
+    pub fn clear_task_info(&mut self) {
+        self.h.flags &= !hdr_flags::TASK_INFO;
     }
     pub fn caps(mut self, eff: u64) -> Self {
         self.h.cap_effective = eff;

@@ -398,3 +398,24 @@ fn setsid_memfd_exec_and_openat2() {
     assert_eq!(f(&s, &b, FieldId::EvtIsOpenWrite).as_deref(), Some("true"));
     assert_eq!(f(&s, &b, FieldId::FdName).as_deref(), Some("/tmp/k"));
 }
+
+#[test]
+fn setuid_changes_user_between_task_info_records() {
+    let mut s = seeded();
+    let plain = |rb: Rb| {
+        let mut rb = rb;
+        rb.clear_task_info();
+        rb
+    };
+    apply(&mut s, plain(Rb::sys("setuid", 100).arg(0, 65534).res(0)));
+    let b = apply(&mut s, plain(Rb::sys("read", 100).arg(0, 0).res(1)));
+    assert_eq!(f(&s, &b, FieldId::UserUid).as_deref(), Some("65534"));
+    assert_eq!(f(&s, &b, FieldId::UserName).as_deref(), Some("nobody"));
+    let b = apply(&mut s, Rb::sys("setuid", 100).arg(0, 0).res(0).uid(0));
+    assert_eq!(evt_arg(&s, &b, "uid").as_deref(), Some("root"));
+    // A leader's exit with res 0 (the kernel cannot always tell) reaps too.
+    apply(&mut s, Rb::sys("fork", 100).res(123));
+    apply(&mut s, Rb::new(kind::PROC_EXIT, "", 123, 123).res(0));
+    apply(&mut s, Rb::sys("read", 1));
+    assert!(s.process(123).is_none());
+}
