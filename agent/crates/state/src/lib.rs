@@ -18,6 +18,7 @@
 pub mod apply;
 pub mod clock;
 pub mod decode;
+pub mod describe;
 mod exec;
 pub mod fd;
 pub mod fields;

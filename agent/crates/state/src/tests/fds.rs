@@ -324,3 +324,18 @@ fn connect_learns_local_end_from_proc() {
     assert_eq!(f(&s, &b, FieldId::FdName), Some(want));
     assert_eq!(f(&s, &b, FieldId::FdL4proto).as_deref(), Some("tcp"));
 }
+
+#[test]
+fn describe_lists_enriched_fields() {
+    let mut s = seeded();
+    let b = apply(&mut s, Rb::sys("open", 100).path(0, "/etc/passwd").res(3));
+    let rec = Record::parse(&b).unwrap();
+    let d = s.view(&rec).describe();
+    assert!(
+        d.starts_with("evt.type=open evt.dir=< evt.res=SUCCESS"),
+        "{d}"
+    );
+    assert!(d.contains("proc.name=bash"), "{d}");
+    assert!(d.contains("fd.name=/etc/passwd"), "{d}");
+    assert!(d.contains("container.id=host"), "{d}");
+}
