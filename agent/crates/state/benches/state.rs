@@ -90,6 +90,12 @@ fn populate(s: &mut State, procs: u32, fds_each: i32) {
 }
 
 fn main() {
+    println!(
+        "sizes: Process {} B, FdInfo {} B, EventView {} B",
+        std::mem::size_of::<saker_state::Process>(),
+        std::mem::size_of::<saker_state::FdInfo>(),
+        std::mem::size_of::<saker_state::EventView<'static>>()
+    );
     // RSS first, on a fresh heap.
     let before = vm_rss_kib();
     let mut s = State::new(cfg());
@@ -160,19 +166,19 @@ fn main() {
     for r in &parsed {
         s.apply(r);
     }
-    let t = Instant::now();
-    for _ in 0..rounds {
-        for r in &parsed {
-            s.apply(black_box(r));
-        }
-    }
+    // Shared, noisy machines: report the best of five runs of each loop.
     let n = (rounds * parsed.len()) as f64;
-    let update_ns = t.elapsed().as_nanos() as f64 / n;
-    println!(
-        "update: {:.1} ns/event ({} events; mix of read/write/openat/close)",
-        t.elapsed().as_nanos() as f64 / n,
-        n
-    );
+    let mut update_ns = f64::MAX;
+    for _ in 0..5 {
+        let t = Instant::now();
+        for _ in 0..rounds {
+            for r in &parsed {
+                s.apply(black_box(r));
+            }
+        }
+        update_ns = update_ns.min(t.elapsed().as_nanos() as f64 / n);
+    }
+    println!("update: {update_ns:.1} ns/event ({n} events/run; mix of read/write/openat/close; best of 5)");
 
     // Field extraction: the fields every upstream rule output uses.
     let fields: Vec<FieldRef> = [
@@ -188,28 +194,32 @@ fn main() {
     .into_iter()
     .map(|(id, arg)| FieldRef { id, arg })
     .collect();
-    let t = Instant::now();
-    let mut pushed = 0usize;
     // A view describes the record just applied, so apply each first and
     // subtract the update cost measured above.
-    for _ in 0..rounds {
-        for r in &parsed {
-            s.apply(r);
-            let v = s.view(r);
-            let mut out = Values::new();
-            for f in &fields {
-                out.clear();
-                v.extract(f, &mut out);
-                pushed += out.len();
+    let mut both_ns = f64::MAX;
+    let mut pushed = 0usize;
+    for _ in 0..5 {
+        let t = Instant::now();
+        for _ in 0..rounds {
+            for r in &parsed {
+                s.apply(r);
+                let v = s.view(r);
+                let mut out = Values::new();
+                for f in &fields {
+                    out.clear();
+                    v.extract(f, &mut out);
+                    pushed += out.len();
+                }
             }
         }
+        both_ns = both_ns.min(t.elapsed().as_nanos() as f64 / n);
     }
-    let el = t.elapsed().as_nanos() as f64 - update_ns * n;
+    let el = (both_ns - update_ns).max(0.0);
     println!(
         "extract: {:.1} ns/event for {} fields ({:.1} ns/field; {} values)",
-        el / n,
+        el,
         fields.len(),
-        el / n / fields.len() as f64,
+        el / fields.len() as f64,
         pushed
     );
     let flags = FieldRef {
@@ -220,19 +230,20 @@ fn main() {
         .iter()
         .filter(|r| r.header.syscall_nr == open)
         .collect();
-    let t = Instant::now();
-    for _ in 0..rounds {
-        for r in &opens {
-            s.apply(r);
-            let v = s.view(r);
-            let mut out = Values::new();
-            v.extract(&flags, &mut out);
-            black_box(&out);
+    let mut flags_ns = f64::MAX;
+    for _ in 0..5 {
+        let t = Instant::now();
+        for _ in 0..rounds {
+            for r in &opens {
+                s.apply(r);
+                let v = s.view(r);
+                let mut out = Values::new();
+                v.extract(&flags, &mut out);
+                black_box(&out);
+            }
         }
+        flags_ns = flags_ns.min(t.elapsed().as_nanos() as f64 / (rounds * opens.len()) as f64);
     }
-    println!(
-        "apply + extract evt.arg.flags (rendered) on openat: {:.1} ns/event",
-        t.elapsed().as_nanos() as f64 / (rounds * opens.len()) as f64
-    );
+    println!("apply + extract evt.arg.flags (rendered) on openat: {flags_ns:.1} ns/event");
     black_box(&s);
 }

@@ -30,8 +30,10 @@ pub(crate) struct Cells {
     pub group: OnceCell<Option<Arc<str>>>,
     pub exeline: OnceCell<String>,
     pub paths: [OnceCell<Option<String>>; 2],
-    pub meta: [OnceCell<Option<MetaValue>>; 13],
-    pub keyed: [OnceCell<Keyed>; KEYED_SLOTS],
+    /// Boxed on first use: most events never ask for container fields, and
+    /// a smaller view is cheaper to make.
+    pub meta: OnceCell<Box<[OnceCell<Option<MetaValue>>; 13]>>,
+    pub keyed: OnceCell<Box<[OnceCell<Keyed>; KEYED_SLOTS]>>,
 }
 
 /// A record seen through the state tables.
@@ -183,11 +185,11 @@ impl<'a> EventView<'a> {
     pub(crate) fn meta(&self, f: ContainerField, arg: Option<&str>) -> Option<&MetaValue> {
         let cid = self.container()?;
         match arg {
-            None => self.cells.meta[f as usize]
+            None => self.cells.meta.get_or_init(Box::default)[f as usize]
                 .get_or_init(|| self.st.lookup.field(cid, f, None))
                 .as_ref(),
             Some(key) => {
-                for slot in &self.cells.keyed {
+                for slot in self.cells.keyed.get_or_init(Box::default).iter() {
                     match slot.get() {
                         Some((kf, k, v)) if *kf == f && &**k == key => return v.as_ref(),
                         Some(_) => continue,
