@@ -8,7 +8,7 @@ use memchr::memmem::Finder;
 
 use super::matchers::{parse_bool, parse_hex, parse_int, Glob, IpNet, PrefixSet};
 use super::node::*;
-use super::{CompileError, CompileErrorKind as K, Env, MAX_COMPILE_DEPTH};
+use super::{CompileError, CompileErrorKind as K, Env, MAX_COMPILE_DEPTH, MAX_COMPILE_NODES};
 use crate::ast::{self, Expr, Modifier, Op, Rhs, Span, Transformer};
 use crate::fields::{resolve, ArgKind, FieldArg, FieldError, FieldRef, FieldType};
 
@@ -20,6 +20,7 @@ const MAX_LIST_DEPTH: usize = 64;
 pub struct Builder<'e> {
     env: &'e Env,
     depth: usize,
+    nodes: usize,
     macros: Vec<String>,
     origin: Option<usize>,
     fields: Vec<FieldRef>,
@@ -44,6 +45,7 @@ impl<'e> Builder<'e> {
         Builder {
             env,
             depth: 0,
+            nodes: 0,
             macros: Vec::new(),
             origin: None,
             fields: Vec::new(),
@@ -66,6 +68,14 @@ impl<'e> Builder<'e> {
     }
 
     pub fn expr(&mut self, e: &Expr) -> Result<Node> {
+        self.nodes += 1;
+        if self.nodes > MAX_COMPILE_NODES {
+            return Err(self.err(
+                K::TooLarge,
+                format!("condition expands to more than {MAX_COMPILE_NODES} nodes"),
+                e.span(),
+            ));
+        }
         self.depth += 1;
         if self.depth > MAX_COMPILE_DEPTH {
             return Err(self.err(

@@ -19,9 +19,13 @@ pub use evttype::EvtTypes;
 pub use matchers::{parse_bool, parse_i64, parse_int, parse_u64, Glob, IpNet, PrefixSet};
 
 /// Maximum nesting while expanding macros and compiling (and so while
-/// evaluating): deep enough for any real rule set, shallow enough for the
-/// stack.
-pub const MAX_COMPILE_DEPTH: usize = 512;
+/// evaluating): deep enough for any real rule set (upstream rules nest a few
+/// tens of levels), shallow enough for a 2 MiB thread stack in debug builds.
+pub const MAX_COMPILE_DEPTH: usize = 256;
+
+/// Maximum number of nodes after macro expansion: macros that each use the
+/// previous one twice would otherwise expand exponentially.
+pub const MAX_COMPILE_NODES: usize = 1_000_000;
 
 /// What a condition can refer to: macros (already parsed) and lists.
 ///
@@ -70,6 +74,8 @@ pub enum CompileErrorKind {
     /// An operator the field's type does not support.
     BadOperator,
     TooDeep,
+    /// More than [`MAX_COMPILE_NODES`] nodes after macro expansion.
+    TooLarge,
 }
 
 /// A compile error: what, and where.

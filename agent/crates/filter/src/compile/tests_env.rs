@@ -97,9 +97,53 @@ fn deep_macro_chains_stop_at_the_limit() {
     for i in 1..=MAX_COMPILE_DEPTH + 10 {
         env = env.with_macro(&format!("m{i}"), parse(&format!("(m{})", i - 1)).unwrap());
     }
-    let e = err(&format!("m{}", MAX_COMPILE_DEPTH + 10), &env);
-    assert_eq!(e.kind, CompileErrorKind::TooDeep);
-    compile_str("m100", &env).unwrap();
+    // Within a 2 MiB stack (Rust's default for spawned threads), even in
+    // debug builds.
+    let t = std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(move || {
+            let e = err(&format!("m{}", MAX_COMPILE_DEPTH + 10), &env);
+            assert_eq!(e.kind, CompileErrorKind::TooDeep);
+            compile_str(&format!("m{}", MAX_COMPILE_DEPTH - 2), &env).unwrap();
+        })
+        .unwrap();
+    t.join().unwrap();
+}
+
+/// The deepest tree the limit allows compiles, evaluates and drops within a
+/// 1 MiB stack even in debug builds.
+#[test]
+fn deepest_allowed_tree_fits_the_stack() {
+    let t = std::thread::Builder::new()
+        .stack_size(1 << 20)
+        .spawn(|| {
+            let mut env = Env::new().with_macro("m0", parse("proc.name = x").unwrap());
+            // Each level is a macro reference, a `not` and an `and`.
+            let n = MAX_COMPILE_DEPTH / 3 - 1;
+            for i in 1..=n {
+                let body = format!("not (m{} and proc.pid = {i})", i - 1);
+                env = env.with_macro(&format!("m{i}"), parse(&body).unwrap());
+            }
+            let f = compile_str(&format!("m{n}"), &env).unwrap();
+            let e = SyntheticEvent::new("x")
+                .with("proc.name", "x")
+                .with("proc.pid", "1");
+            let _ = f.matches(&e);
+            assert!(f.evt_types().is_unbounded());
+        })
+        .unwrap();
+    t.join().unwrap();
+}
+
+#[test]
+fn exponential_macro_expansion_is_cut_off() {
+    let mut env = Env::new().with_macro("m0", parse("proc.name = x").unwrap());
+    for i in 1..=40 {
+        let body = format!("m{p} or m{p}", p = i - 1);
+        env = env.with_macro(&format!("m{i}"), parse(&body).unwrap());
+    }
+    assert_eq!(err("m40", &env).kind, CompileErrorKind::TooLarge);
+    compile_str("m10", &env).unwrap();
 }
 
 #[test]
