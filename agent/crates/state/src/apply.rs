@@ -265,7 +265,8 @@ impl State {
         let (flags, _mode) = open_flags(rec, sc);
         let dirfd = dirfd_arg.map(|i| rec.arg_fd(i));
         let res = h.res;
-        self.cur.fd_num = Some(res);
+        // A failed open has fd.num -1 in Falco (rules test `fd.num=-1`).
+        self.cur.fd_num = Some(res.max(-1));
         let Some(raw) = rec.str_arg(path_arg) else {
             if res >= 0 {
                 self.fd_from_proc(h.pid, res as i32);

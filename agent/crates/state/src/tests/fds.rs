@@ -55,6 +55,8 @@ fn open_relative_path_flags_and_fd_fields() {
     assert_eq!(f(&s, &b, FieldId::EvtRawRes).as_deref(), Some("-13"));
     assert_eq!(f(&s, &b, FieldId::EvtFailed).as_deref(), Some("true"));
     assert_eq!(f(&s, &b, FieldId::FdName).as_deref(), Some("/etc/shadow"));
+    assert_eq!(f(&s, &b, FieldId::FdNum).as_deref(), Some("-1"));
+    assert_eq!(f(&s, &b, FieldId::FdTypechar).as_deref(), Some("f"));
     assert_eq!(evt_arg(&s, &b, "flags").as_deref(), Some("O_RDONLY"));
     assert_eq!(f(&s, &b, FieldId::EvtIsOpenRead).as_deref(), Some("true"));
 

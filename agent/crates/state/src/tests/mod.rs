@@ -3,6 +3,7 @@
 
 mod fds;
 mod procs;
+mod upstream;
 
 use crate::decode::{AF_INET, AF_UNIX};
 use crate::state::{State, StateConfig};
@@ -86,6 +87,10 @@ impl Rb {
     /// and exec only).
     pub fn clear_task_info(&mut self) {
         self.h.flags &= !hdr_flags::TASK_INFO;
+    }
+    pub fn loginuid(mut self, l: u32) -> Self {
+        self.h.loginuid = l;
+        self
     }
     pub fn caps(mut self, eff: u64) -> Self {
         self.h.cap_effective = eff;
