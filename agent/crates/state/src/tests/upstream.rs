@@ -174,3 +174,71 @@ fn every_upstream_field_has_a_value_somewhere() {
         .collect();
     assert!(missing.is_empty(), "no value for: {missing:?}");
 }
+
+fn matches(s: &State, b: &[u8], cond: &str) -> bool {
+    let expr = saker_filter::parse(cond).unwrap_or_else(|e| panic!("{cond}: {e:?}"));
+    let f = saker_filter::compile(&expr, &saker_filter::Env::new())
+        .unwrap_or_else(|e| panic!("{cond}: {e:?}"));
+    let rec = Record::parse(b).unwrap();
+    f.matches(&s.view(&rec))
+}
+
+#[test]
+fn falco_conditions_evaluate_on_live_views() {
+    let mut s = seeded();
+    apply(&mut s, Rb::sys("fork", 100).res(200));
+    exec(&mut s, 200, "/bin/sh", &["sh", "-c", "cat /etc/shadow"]);
+    apply(&mut s, Rb::sys("fork", 200).res(300));
+    let b = exec(&mut s, 300, "/usr/bin/cat", &["cat", "/etc/shadow"]);
+    assert!(matches(
+        &s,
+        &b,
+        "evt.type in (execve, execveat) and evt.dir=< and proc.pname=sh and proc.aname[2]=bash"
+    ));
+    assert!(matches(
+        &s,
+        &b,
+        "proc.cmdline contains shadow and proc.aname in (bash)"
+    ));
+    let b = apply(
+        &mut s,
+        Rb::sys("openat", 300)
+            .arg(0, (-100i64) as u64)
+            .path(1, "/etc/shadow")
+            .res(3),
+    );
+    // The open_read macro and the sensitive-file test from falco_rules.yaml.
+    let open_read = "evt.type in (open,openat,openat2) and evt.is_open_read=true and fd.typechar='f' and fd.num>=0";
+    assert!(matches(
+        &s,
+        &b,
+        &format!("{open_read} and fd.name startswith /etc/shadow")
+    ));
+    assert!(matches(
+        &s,
+        &b,
+        "evt.arg.flags contains O_RDONLY and not evt.arg.flags contains O_TRUNC"
+    ));
+    assert!(!matches(&s, &b, "evt.is_open_write=true"));
+    let b = apply(&mut s, Rb::sys("socket", 300).arg(0, 17).arg(1, 3).res(4));
+    assert!(matches(
+        &s,
+        &b,
+        "evt.type=socket and evt.arg.domain contains AF_PACKET"
+    ));
+    apply(&mut s, Rb::sys("socket", 300).arg(0, 2).arg(1, 1).res(5));
+    let b = apply(
+        &mut s,
+        Rb::sys("connect", 300)
+            .arg(0, 5)
+            .blob(1, &sin([10, 1, 2, 3], 4444))
+            .res(0),
+    );
+    assert!(matches(&s, &b, "fd.l4proto=tcp and fd.sport=4444 and fd.snet in (10.0.0.0/8) and (evt.rawres >= 0 or evt.res = EINPROGRESS)"));
+    let b = apply(&mut s, Rb::sys("ptrace", 300).arg(0, 16).res(0));
+    assert!(matches(
+        &s,
+        &b,
+        "evt.type=ptrace and evt.arg.request in (PTRACE_ATTACH, PTRACE_SEIZE)"
+    ));
+}
