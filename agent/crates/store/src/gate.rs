@@ -193,7 +193,7 @@ fn uncovered(attached: &[AttachInterval], since: i64, now: i64) -> Option<(i64, 
 
 /// Stored JSON as a raw value; a line that is somehow not JSON is listed as
 /// a JSON string rather than dropped.
-fn raw_json(s: &str) -> Box<RawValue> {
+pub(crate) fn raw_json(s: &str) -> Box<RawValue> {
     RawValue::from_string(s.to_owned()).unwrap_or_else(|_| {
         let quoted = serde_json::to_string(s).unwrap_or_else(|_| "null".into());
         RawValue::from_string(quoted).unwrap_or_else(|_| Box::<RawValue>::default())

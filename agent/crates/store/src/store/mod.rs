@@ -71,7 +71,7 @@ impl StoreConfig {
             max_age: Some(Duration::from_secs(7 * 86_400)),
             max_bytes: Some(1 << 30),
             queue_capacity: 65_536,
-            batch_max: 8_192,
+            batch_max: 32_768,
             sync: SyncMode::Normal,
             retention_interval: Duration::from_secs(30),
             startup_check: StartupCheck::Quick,

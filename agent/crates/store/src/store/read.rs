@@ -227,3 +227,81 @@ pub(crate) fn gate_window(
     w.alerts = alerts;
     Ok(w)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::schema::{open_writer, StartupCheck, SyncMode};
+
+    fn plan(conn: &Connection, sql: &str, args: Vec<Value>) -> String {
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let rows = stmt
+            .query_map(rusqlite::params_from_iter(args), |r| r.get::<_, String>(3))
+            .unwrap();
+        rows.map(Result::unwrap).collect::<Vec<_>>().join(" | ")
+    }
+
+    #[test]
+    fn gate_and_query_plans_use_the_intended_indexes() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = open_writer(
+            &dir.path().join("a.db"),
+            SyncMode::Normal,
+            StartupCheck::Quick,
+        )
+        .unwrap();
+        let p = plan(
+            &conn,
+            "SELECT priority, count(*) FROM alerts WHERE namespace = ?1 AND time_ns >= ?2 \
+             GROUP BY priority",
+            vec![Value::Text("ns".into()), Value::Integer(0)],
+        );
+        assert!(p.contains("COVERING INDEX alerts_ns_time"), "{p}");
+        let q = Query {
+            namespace: Some("ns".into()),
+            since_ns: Some(0),
+            min_priority: Some(Priority::Warning),
+            cursor: Some(Cursor { time_ns: 5, id: 5 }),
+            ..Query::default()
+        };
+        let (sql, args) = build_query(&q);
+        let p = plan(&conn, &sql, args);
+        assert!(p.contains("INDEX alerts_ns_time"), "{p}");
+        let (sql, args) = build_query(&Query {
+            min_priority: Some(Priority::Error),
+            ..Query::default()
+        });
+        let p = plan(&conn, &sql, args);
+        assert!(
+            p.contains("INDEX alerts_time") && !p.contains("TEMP B-TREE"),
+            "{p}"
+        );
+        for (col, q) in [
+            (
+                "alerts_pod_time",
+                Query {
+                    pod: Some("p".into()),
+                    ..Query::default()
+                },
+            ),
+            (
+                "alerts_rule_time",
+                Query {
+                    rule: Some("r".into()),
+                    ..Query::default()
+                },
+            ),
+            (
+                "alerts_container_time",
+                Query {
+                    container: Some("c".into()),
+                    ..Query::default()
+                },
+            ),
+        ] {
+            let (sql, args) = build_query(&q);
+            let p = plan(&conn, &sql, args);
+            assert!(p.contains(col) && !p.contains("TEMP B-TREE"), "{p}");
+        }
+    }
+}

@@ -39,8 +39,11 @@ pub struct RetentionReport {
 
 impl RetentionPolicy {
     pub(crate) fn new(max_age: Option<Duration>, max_bytes: Option<u64>) -> RetentionPolicy {
-        // A tenth of the cap for the WAL, within [256 KiB, 64 MiB].
-        let wal_budget = max_bytes.map_or(64 << 20, |b| (b / 10).clamp(256 << 10, 64 << 20));
+        // An eighth of the cap for the WAL, within [256 KiB, 128 MiB]. Half
+        // of it triggers a checkpoint; the other half absorbs the batch that
+        // crosses the mark. Big checkpoints matter under storms: index pages
+        // dirtied by many batches are copied into the database once.
+        let wal_budget = max_bytes.map_or(128 << 20, |b| (b / 8).clamp(256 << 10, 128 << 20));
         RetentionPolicy {
             max_age,
             max_bytes,

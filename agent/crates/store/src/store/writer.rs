@@ -202,6 +202,23 @@ impl StoreWriter {
         StoreWriter { tx, shared }
     }
 
+    /// Waits for room instead of dropping: for offline use (`saker replay`,
+    /// imports, benchmarks), never on the detection path.
+    pub fn send_blocking(&self, alert: StoredAlert) -> Result<(), Dropped> {
+        let t = alert.time_ns;
+        match self.tx.send(Msg::Alert(alert)) {
+            Ok(()) => {
+                self.shared.enqueued.fetch_add(1, Relaxed);
+                Ok(())
+            }
+            Err(_) => {
+                self.shared.dropped_closed.fetch_add(1, Relaxed);
+                self.shared.note_drop(t, 1);
+                Err(Dropped::Closed)
+            }
+        }
+    }
+
     pub fn try_send(&self, alert: StoredAlert) -> Result<(), Dropped> {
         let t = alert.time_ns;
         match self.tx.try_send(Msg::Alert(alert)) {
