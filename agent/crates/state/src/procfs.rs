@@ -139,6 +139,10 @@ impl ProcFs {
         Some(info)
     }
 
+    pub fn exists(&self, pid: u32) -> bool {
+        self.path(pid, "").exists()
+    }
+
     pub fn cmdline(&self, pid: u32) -> Option<Vec<u8>> {
         fs::read(self.path(pid, "cmdline")).ok()
     }

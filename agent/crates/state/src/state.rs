@@ -231,6 +231,26 @@ impl State {
         e
     }
 
+    /// Marks processes whose exit we never saw (lost events) as exited when
+    /// /proc no longer has them. O(processes) stat calls: call it from a
+    /// timer (every minute or so), not per event. Returns how many were found.
+    pub fn sweep(&mut self) -> usize {
+        if !self.cfg.proc_fallback {
+            return 0;
+        }
+        let gone: Vec<u32> = self
+            .procs
+            .iter()
+            .filter(|p| !p.exited && !self.procfs.exists(p.pid))
+            .map(|p| p.pid)
+            .collect();
+        for &pid in &gone {
+            self.procs.mark_exited(pid);
+        }
+        self.procs.reap_pending();
+        gone.len()
+    }
+
     /// Counters.
     pub fn stats(&self) -> Stats {
         Stats {

@@ -207,3 +207,9 @@ pub(super) fn exec(s: &mut State, pid: u32, file: &str, argv: &[&str]) -> Vec<u8
             .res(0),
     )
 }
+
+#[test]
+fn state_can_move_to_the_capture_thread() {
+    fn send<T: Send>() {}
+    send::<State>();
+}

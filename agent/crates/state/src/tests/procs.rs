@@ -419,3 +419,20 @@ fn setuid_changes_user_between_task_info_records() {
     apply(&mut s, Rb::sys("read", 1));
     assert!(s.process(123).is_none());
 }
+
+#[test]
+fn sweep_marks_processes_gone_from_proc() {
+    let mut s = State::new(StateConfig {
+        exe_facts: false,
+        ..Default::default()
+    });
+    let me = std::process::id();
+    apply(&mut s, Rb::sys("read", me));
+    // A pid that cannot exist (above pid_max's ceiling), seen once.
+    let mut ghost = crate::Process::new(4_000_000_001);
+    ghost.name = Arc::from("ghost");
+    s.procs.insert(ghost);
+    assert_eq!(s.sweep(), 1);
+    assert!(s.process(4_000_000_001).is_none());
+    assert!(s.process(me).is_some());
+}
