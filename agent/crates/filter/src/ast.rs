@@ -168,12 +168,15 @@ impl Op {
     }
 }
 
-/// Quantifier over the values of a list on the right-hand side of a scalar
-/// operator: `proc.name startswith anyof (a, b)`.
+/// A list modifier on a string operator: `proc.name startswith oneof (a, b)`,
+/// `k8s.pod.labels startswith allof (app:, tier:)`.
 ///
-/// `anyof`: at least one value matches; `allof`: every value matches;
-/// `oneof`: exactly one value matches. (Proposed upstream in
-/// falcosecurity/falco#3395; libsinsp only has `in`/`intersects`.)
+/// A left value "matches" when the operator holds for at least one item of
+/// the list. `oneof` and `anyof`: some left value matches (the same for a
+/// single-valued field); `allof`: every left value of a multi-valued field
+/// matches. Only string operators (`=`, `!=`, `contains`, `icontains`,
+/// `bcontains`, `startswith`, `bstartswith`, `endswith`, `glob`, `iglob`,
+/// `regex`) take a modifier, as in libsinsp (falcosecurity/falco#3395).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Modifier {
     AnyOf,

@@ -20,10 +20,12 @@
 //! - `regex` is a full match; `glob` is fnmatch without `FNM_PATHNAME`;
 //!   `bcontains`/`bstartswith` take hex; `pmatch` matches whole path
 //!   components;
-//! - extensions: `op anyof|allof|oneof (list)` quantifiers, and the
-//!   transformers `len`, `concat(a, "-", b)`, `join(",", field)`,
-//!   `getopt(field, "-c")` besides libsinsp's `tolower`, `toupper`, `b64`,
-//!   `basename`; `val(field)` on the right-hand side.
+//! - list modifiers on string operators: `startswith oneof (a, b)` and
+//!   `anyof` (some value matches an item), `allof` (every value of a
+//!   multi-valued field matches an item);
+//! - transformers `tolower`, `toupper`, `b64`, `basename`, `len`, and (our
+//!   argument conventions) `concat(a, "-", b)`, `join(",", field)`,
+//!   `getopt(field, "-c")`; `val(field)` on the right-hand side.
 
 pub mod ast;
 pub mod compile;

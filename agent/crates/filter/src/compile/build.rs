@@ -407,6 +407,9 @@ impl<'e> Builder<'e> {
             .map_err(|e| self.err(K::BadValue, format!("cannot build matcher: {e}"), span))
     }
 
+    /// `op anyof|oneof|allof (items)`: each left value is tested against
+    /// the items (true when it matches at least one); `anyof`/`oneof` need
+    /// some left value to pass, `allof` every left value.
     fn quantified(
         &self,
         lhs: &Typed,
@@ -415,24 +418,48 @@ impl<'e> Builder<'e> {
         items: &[(String, Span)],
         op_span: Span,
     ) -> Result<Test> {
+        if !matches!(
+            op,
+            Op::Eq
+                | Op::Ne
+                | Op::Contains
+                | Op::IContains
+                | Op::BContains
+                | Op::StartsWith
+                | Op::BStartsWith
+                | Op::EndsWith
+                | Op::Glob
+                | Op::IGlob
+                | Op::Regex
+        ) {
+            return Err(self.err(
+                K::BadOperator,
+                format!(
+                    "'{}' cannot take '{}': modifiers apply to string operators",
+                    op.name(),
+                    m.name()
+                ),
+                op_span,
+            ));
+        }
         let span = items.first().map_or(op_span, |(_, s)| *s);
-        if m == Modifier::AnyOf && matches!(op, Op::Contains | Op::IContains) && lhs.ty.is_string()
-        {
+        // One test per left value: "matches at least one item".
+        let per_value = if matches!(op, Op::Contains | Op::IContains) && lhs.ty.is_string() {
             let needles: Vec<&str> = items.iter().map(|(s, _)| s.as_str()).collect();
-            return Ok(Test::ContainsAny(self.ac(
-                &needles,
-                op == Op::IContains,
-                span,
-            )?));
-        }
-        if m == Modifier::AnyOf && op == Op::Eq {
-            return Ok(Test::Intersects(self.const_set(lhs, items)?));
-        }
-        let tests = items
-            .iter()
-            .map(|(s, sp)| self.scalar(lhs, op, s, *sp, op_span))
-            .collect::<Result<Vec<_>>>()?;
-        Ok(Test::Quant(m, tests.into()))
+            Test::ContainsAny(self.ac(&needles, op == Op::IContains, span)?)
+        } else if op == Op::Eq {
+            Test::Intersects(self.const_set(lhs, items)?)
+        } else {
+            let tests = items
+                .iter()
+                .map(|(s, sp)| self.scalar(lhs, op, s, *sp, op_span))
+                .collect::<Result<Vec<_>>>()?;
+            Test::AnyOf(tests.into())
+        };
+        Ok(match m {
+            Modifier::AnyOf | Modifier::OneOf => per_value,
+            Modifier::AllOf => Test::AllValues(Box::new(per_value)),
+        })
     }
 
     /// The items of a list right-hand side, with list names expanded.

@@ -251,20 +251,49 @@ fn merged_contains_keep_semantics() {
 }
 
 #[test]
-fn modifiers_quantify_over_the_list() {
+fn modifiers_match_any_item_and_quantify_over_values() {
     let e = ev();
+    assert!(m("proc.name startswith oneof (ba, zs)", &e));
     assert!(m("proc.name startswith anyof (ba, zs)", &e));
-    assert!(!m("proc.name startswith anyof (zs, fi)", &e));
-    assert!(m("proc.cmdline contains allof (cat, shadow)", &e));
-    assert!(!m("proc.cmdline contains allof (cat, passwd)", &e));
-    assert!(m("proc.cmdline contains oneof (cat, passwd)", &e));
-    assert!(!m("proc.cmdline contains oneof (cat, shadow)", &e));
+    assert!(!m("proc.name startswith oneof (zs, fi)", &e));
+    assert!(m("proc.cmdline contains oneof (passwd, shadow)", &e));
+    assert!(!m("proc.cmdline contains oneof (passwd, group)", &e));
     assert!(m("proc.cmdline icontains anyof (SHADOW, x)", &e));
-    assert!(m("proc.name = anyof (bash, sh)", &e));
-    assert!(m("proc.pid > allof (1, 100)", &e));
-    assert!(!m("proc.pid > allof (1, 10000)", &e));
+    assert!(m("proc.name = oneof (bash, sh)", &e));
+    assert!(!m("proc.name = oneof (zsh, sh)", &e));
     assert!(m("fd.name glob anyof ('/var/*', '/etc/*')", &e));
+    assert!(m("fd.name regex oneof ('/var/.*', '/etc/.*')", &e));
+    assert!(m("proc.name endswith allof (sh)", &e));
     assert!(!m("proc.tty = anyof (0, 1)", &e));
+    assert!(m("not proc.tty = anyof (0, 1)", &e));
+
+    // On a list field: anyof needs one element to match an item, allof
+    // every element.
+    let p = SyntheticEvent::new("x").with_list("k8s.pod.labels", &["app:web", "tier:front"]);
+    assert!(m("k8s.pod.labels startswith anyof (app:, env:)", &p));
+    assert!(!m("k8s.pod.labels startswith allof (app:, env:)", &p));
+    assert!(m("k8s.pod.labels startswith allof (app:, tier:)", &p));
+    assert!(m("k8s.pod.labels contains allof (web, front)", &p));
+    assert!(!m("k8s.pod.labels contains allof (web, back)", &p));
+    assert!(m("k8s.pod.labels = allof (app:web, tier:front, x)", &p));
+    assert!(!m("k8s.pod.labels = allof (app:web)", &p));
+    // Ancestors too.
+    assert!(m("proc.aname endswith allof (d)", &e));
+    assert!(!m("proc.aname startswith allof (ssh)", &e));
+}
+
+#[test]
+fn modifiers_only_on_string_operators() {
+    for cond in [
+        "proc.pid > anyof (1, 2)",
+        "proc.pid <= allof (1)",
+        "proc.pid >= oneof (1)",
+    ] {
+        let e = compile(&parse(cond).unwrap(), &Env::default()).unwrap_err();
+        assert_eq!(e.kind, CompileErrorKind::BadOperator, "{cond}");
+        assert_eq!(e.offset, 9, "{cond}");
+    }
+    assert!(m("proc.pid = anyof (1, 4242)", &ev()));
 }
 
 #[test]
