@@ -168,15 +168,14 @@ impl Op {
     }
 }
 
-/// A list modifier on a string operator: `proc.name startswith oneof (a, b)`,
-/// `k8s.pod.labels startswith allof (app:, tier:)`.
+/// A list modifier on a string operator: `proc.cmdline contains allof (nc,
+/// "-e")`, `proc.name startswith anyof (ba, zs)`.
 ///
-/// A left value "matches" when the operator holds for at least one item of
-/// the list. `oneof` and `anyof`: some left value matches (the same for a
-/// single-valued field); `allof`: every left value of a multi-valued field
-/// matches. Only string operators (`=`, `!=`, `contains`, `icontains`,
-/// `bcontains`, `startswith`, `bstartswith`, `endswith`, `glob`, `iglob`,
-/// `regex`) take a modifier, as in libsinsp (falcosecurity/falco#3395).
+/// An item "hits" when some value of the field satisfies the operator with
+/// it. `anyof`: at least one item hits; `allof`: every item hits; `oneof`:
+/// exactly one item hits. Only string operators (`=`, `!=`, `contains`,
+/// `icontains`, `bcontains`, `startswith`, `bstartswith`, `endswith`,
+/// `glob`, `iglob`, `regex`) take a modifier, as in libsinsp.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Modifier {
     AnyOf,

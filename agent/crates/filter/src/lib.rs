@@ -20,9 +20,8 @@
 //! - `regex` is a full match; `glob` is fnmatch without `FNM_PATHNAME`;
 //!   `bcontains`/`bstartswith` take hex; `pmatch` matches whole path
 //!   components;
-//! - list modifiers on string operators: `startswith oneof (a, b)` and
-//!   `anyof` (some value matches an item), `allof` (every value of a
-//!   multi-valued field matches an item);
+//! - list modifiers on string operators: `contains anyof (a, b)` (some
+//!   item matches), `allof` (every item matches), `oneof` (exactly one);
 //! - transformers `tolower`, `toupper`, `b64`, `basename`, `len`, and (our
 //!   argument conventions) `concat(a, "-", b)`, `join(",", field)`,
 //!   `getopt(field, "-c")`; `val(field)` on the right-hand side.

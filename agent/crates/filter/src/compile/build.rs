@@ -407,9 +407,9 @@ impl<'e> Builder<'e> {
             .map_err(|e| self.err(K::BadValue, format!("cannot build matcher: {e}"), span))
     }
 
-    /// `op anyof|oneof|allof (items)`: each left value is tested against
-    /// the items (true when it matches at least one); `anyof`/`oneof` need
-    /// some left value to pass, `allof` every left value.
+    /// `op anyof|allof|oneof (items)`: an item "hits" when some left value
+    /// satisfies `op` with it; `anyof` needs one hit, `allof` every item to
+    /// hit, `oneof` exactly one item to hit.
     fn quantified(
         &self,
         lhs: &Typed,
@@ -443,23 +443,24 @@ impl<'e> Builder<'e> {
             ));
         }
         let span = items.first().map_or(op_span, |(_, s)| *s);
-        // One test per left value: "matches at least one item".
-        let per_value = if matches!(op, Op::Contains | Op::IContains) && lhs.ty.is_string() {
-            let needles: Vec<&str> = items.iter().map(|(s, _)| s.as_str()).collect();
-            Test::ContainsAny(self.ac(&needles, op == Op::IContains, span)?)
-        } else if op == Op::Eq {
-            Test::Intersects(self.const_set(lhs, items)?)
-        } else {
-            let tests = items
-                .iter()
-                .map(|(s, sp)| self.scalar(lhs, op, s, *sp, op_span))
-                .collect::<Result<Vec<_>>>()?;
-            Test::AnyOf(tests.into())
-        };
-        Ok(match m {
-            Modifier::AnyOf | Modifier::OneOf => per_value,
-            Modifier::AllOf => Test::AllValues(Box::new(per_value)),
-        })
+        if m == Modifier::AnyOf {
+            if matches!(op, Op::Contains | Op::IContains) && lhs.ty.is_string() {
+                let needles: Vec<&str> = items.iter().map(|(s, _)| s.as_str()).collect();
+                return Ok(Test::ContainsAny(self.ac(
+                    &needles,
+                    op == Op::IContains,
+                    span,
+                )?));
+            }
+            if op == Op::Eq {
+                return Ok(Test::Intersects(self.const_set(lhs, items)?));
+            }
+        }
+        let tests = items
+            .iter()
+            .map(|(s, sp)| self.scalar(lhs, op, s, *sp, op_span))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Test::Quant(m, tests.into()))
     }
 
     /// The items of a list right-hand side, with list names expanded.

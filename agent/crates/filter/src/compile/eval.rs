@@ -10,7 +10,7 @@ use memchr::memmem;
 
 use super::node::*;
 use super::transform;
-use crate::ast::Op;
+use crate::ast::{Modifier, Op};
 use crate::fields::{FieldSource, Value, Values};
 
 pub fn eval<S: FieldSource + ?Sized>(n: &Node, src: &S) -> bool {
@@ -61,7 +61,17 @@ pub(super) fn with_values<S: FieldSource + ?Sized, R>(
 fn test_values(t: &Test, vals: &[Value<'_>]) -> bool {
     match t {
         Test::In(set) => vals.iter().all(|v| set_contains(set, v)),
-        Test::AllValues(inner) => vals.iter().all(|v| test_one(inner, v)),
+        Test::Quant(m, tests) => {
+            let hits = tests
+                .iter()
+                .filter(|t| vals.iter().any(|v| test_one(t, v)))
+                .count();
+            match m {
+                Modifier::AnyOf => hits >= 1,
+                Modifier::AllOf => hits == tests.len(),
+                Modifier::OneOf => hits == 1,
+            }
+        }
         _ => vals.iter().any(|v| test_one(t, v)),
     }
 }
@@ -78,8 +88,8 @@ fn test_one(t: &Test, v: &Value<'_>) -> bool {
         Test::Regex(r) => v.as_bytes().is_some_and(|b| r.is_match(b)),
         Test::In(s) | Test::Intersects(s) => set_contains(s, v),
         Test::Pmatch(p) => v.as_bytes().is_some_and(|b| p.matches(b)),
-        Test::AnyOf(tests) => tests.iter().any(|t| test_one(t, v)),
-        Test::AllValues(inner) => test_one(inner, v),
+        Test::Quant(..) => test_values(t, std::slice::from_ref(v)),
+        // Handled by `check`, which extracts the right-hand values.
         Test::Dyn(..) => false,
     }
 }

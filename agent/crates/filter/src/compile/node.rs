@@ -7,7 +7,7 @@ use aho_corasick::AhoCorasick;
 use memchr::memmem::Finder;
 
 use super::matchers::{Glob, IpNet, PrefixSet};
-use crate::ast::{Op, Transformer};
+use crate::ast::{Modifier, Op, Transformer};
 use crate::fields::FieldRef;
 
 #[derive(Debug)]
@@ -90,10 +90,8 @@ pub enum Test {
     /// Some left value in the set.
     Intersects(ConstSet),
     Pmatch(PrefixSet),
-    /// Any of these tests (one per right-hand item of a modifier list).
-    AnyOf(Box<[Test]>),
-    /// Every left value passes the inner test (`allof`).
-    AllValues(Box<Test>),
+    /// `op anyof/allof/oneof (...)`: one test per right-hand item.
+    Quant(Modifier, Box<[Test]>),
     /// Compared with values extracted at run time (`val(field)`, a
     /// transformer on the right).
     Dyn(Op, Lhs),
