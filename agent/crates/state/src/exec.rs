@@ -63,7 +63,7 @@ impl State {
         }
         let child = h.res as u32;
         if let Some(c) = self.procs.get(child) {
-            if c.ppid == h.pid && c.start_ts + SAME_FORK_NS >= h.ts_ns {
+            if c.ppid == h.pid && c.start_ts.saturating_add(SAME_FORK_NS) >= h.ts_ns {
                 return; // the child reported first
             }
         }
@@ -86,7 +86,8 @@ impl State {
             return;
         }
         let fresh = self.procs.get(h.pid).is_some_and(|c| {
-            c.awaiting_child || (c.ppid == h.ppid && c.start_ts + SAME_FORK_NS >= h.ts_ns)
+            c.awaiting_child
+                || (c.ppid == h.ppid && c.start_ts.saturating_add(SAME_FORK_NS) >= h.ts_ns)
         });
         if fresh {
             if let Some(c) = self.procs.get_mut(h.pid) {

@@ -274,7 +274,7 @@ fn hostile_records_do_not_panic() {
             kind::PROC_EXIT,
             99,
         ] {
-            let mut rb = Rb::new(k, def.name, 100, 100).res(-1);
+            let mut rb = Rb::new(k, def.name, 100, 100).res(-1).ts(u64::MAX);
             for i in 0..6 {
                 rb = rb.arg(i, u64::MAX - i as u64).blob(i as u8, &[0xff; 3]);
             }
@@ -294,7 +294,7 @@ fn hostile_records_do_not_panic() {
             }
             drop(out);
             drop(v);
-            let b = apply(&mut s, Rb::new(k, def.name, 100, 100).res(7));
+            let b = apply(&mut s, Rb::new(k, def.name, 100, 100).res(7).ts(u64::MAX));
             let _ = s.view(&Record::parse(&b).unwrap()).evt_args().len();
         }
     }

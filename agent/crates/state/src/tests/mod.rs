@@ -2,6 +2,7 @@
 //! structs, as saker-abi's own tests do).
 
 mod fds;
+mod fuzz;
 mod procs;
 mod upstream;
 
