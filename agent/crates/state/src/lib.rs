@@ -2,18 +2,33 @@
 //! that gives every Falco field a value for a live event.
 //!
 //! The capture loop calls [`State::apply`] for each record, in order, then
-//! evaluates rules against [`State::view`] of the same record:
+//! evaluates rules against [`State::view`] of the same record (a view
+//! describes the record just applied: the fd a `close` removed, the enter
+//! half of an exec, are kept only until the next `apply`):
 //!
 //! ```no_run
 //! # use saker_state::{State, StateConfig};
-//! let mut state = State::new(StateConfig::default());
-//! state.scan_proc();
+//! let mut state = State::new(StateConfig::default()); // or State::with_lookup(cfg, lookup)
+//! state.scan_proc(); // seed from /proc once, before reading the ring buffer
 //! # let bytes: &[u8] = &[];
 //! let rec = saker_abi::Record::parse(bytes).unwrap();
 //! state.apply(&rec);
-//! let view = state.view(&rec);
-//! // view implements saker_filter::fields::FieldSource
+//! let view = state.view(&rec); // implements saker_filter::FieldSource
+//! # let _ = view.describe();
 //! ```
+//!
+//! Module map: [`decode`] (typed arguments), [`flags`] and [`names`] (Falco
+//! renderings), [`path`] (cwd/dirfd resolution), [`process`] (the table,
+//! ancestry, reaping, cap), [`fd`] (fd tables), [`procfs`] (the /proc scan
+//! and fallbacks), [`sys`] (syscall number to meaning), `apply`/`exec`
+//! (updates), `view`/`render`/[`fields`] (extraction), [`lookup`] (the
+//! container boundary; `runtime` implements it with saker-container under
+//! the `container` feature), [`clock`] (boot time to wall clock).
+//!
+//! Rules should be evaluated on exit-side records only (SYSCALL,
+//! SYSCALL_EXIT, CLONE_CHILD, PROC_EXIT): Falco's `spawned_process` is just
+//! `evt.type in (execve, execveat)`, and the enter half still carries the
+//! old image.
 
 pub mod apply;
 pub mod clock;
