@@ -32,7 +32,7 @@ pub struct Process {
     pub vpgid: u32,
     /// `proc.name`: comm after the last exec.
     pub name: Arc<str>,
-    /// `proc.exe`: argv[0] of the last exec.
+    /// `proc.exe`: `argv[0]` of the last exec.
     pub exe: Arc<str>,
     /// `proc.exepath`: full path of the executable.
     pub exepath: Arc<str>,

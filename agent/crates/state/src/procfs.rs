@@ -209,7 +209,7 @@ impl ProcFs {
 
 impl ProcFs {
     /// The local address of socket `fd` (what getsockname would say), from
-    /// /proc/PID/net/{tcp,udp}[6] by the socket's inode. Used when a connect
+    /// `/proc/PID/net/{tcp,udp}[6]` by the socket's inode. Used when a connect
     /// record carries only the peer.
     /// `udp`: `Some` when the protocol is known, `None` to try TCP then UDP.
     /// Returns the address and whether it was found in the UDP table.
