@@ -53,6 +53,8 @@ fn meta_value(v: &MetaValue) -> Value<'_> {
     match v {
         MetaValue::Str(s) => Value::Str(s),
         MetaValue::Bool(b) => Value::Bool(*b),
+        // Timestamps are the only integers: the catalogue types them U64.
+        MetaValue::Int(i) if *i >= 0 => Value::U64(*i as u64),
         MetaValue::Int(i) => Value::I64(*i),
     }
 }

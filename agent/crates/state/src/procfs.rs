@@ -380,6 +380,28 @@ mod tests {
     }
 
     #[test]
+    fn overlay_upper_dir_from_mountinfo() {
+        let base = std::env::temp_dir().join(format!("saker-state-ovl-{}", std::process::id()));
+        let upper = base.join("diff");
+        std::fs::create_dir_all(base.join("proc/123")).unwrap();
+        std::fs::create_dir_all(upper.join("usr/bin")).unwrap();
+        std::fs::write(upper.join("usr/bin/dropped"), b"x").unwrap();
+        let mi = format!(
+            "1200 1100 0:52 / / rw,relatime - overlay overlay rw,lowerdir=/l1:/l2,upperdir={},workdir=/w\n\
+             1201 1200 0:5 / /proc rw - proc proc rw\n",
+            upper.display()
+        );
+        std::fs::write(base.join("proc/123/mountinfo"), mi).unwrap();
+        let fs = ProcFs::new(base.join("proc"));
+        let up = fs.overlay_upperdir(123).unwrap();
+        assert_eq!(up, upper.to_string_lossy());
+        assert!(in_upper_layer(&up, "/usr/bin/dropped"));
+        assert!(!in_upper_layer(&up, "/usr/bin/cat"));
+        assert!(fs.overlay_upperdir(124).is_none());
+        let _ = std::fs::remove_dir_all(&base);
+    }
+
+    #[test]
     fn net_addrs() {
         let e = parse_net_addr("0100007F:1F90").unwrap();
         assert_eq!(e.to_string(), "127.0.0.1:8080");
