@@ -3,6 +3,7 @@
 //! ~200 queries/s while alerts keep being written.
 //!
 //! `cargo bench -p saker-store --bench store`
+//! Under `cargo test` (no `--bench` argument) it is a 2,000-alert smoke run.
 //! Env: SAKER_BENCH_ALERTS (default 1000000), SAKER_BENCH_QUERY_SECS (10),
 //! SAKER_BENCH_WRITE_RATE (alerts/s written during the query phase, 20000),
 //! SAKER_BENCH_DIR (default: a temp dir).
@@ -79,8 +80,19 @@ fn pct(sorted: &[Duration], p: f64) -> Duration {
 }
 
 fn main() {
-    let n = env_u64("SAKER_BENCH_ALERTS", 1_000_000);
-    let query_secs = env_u64("SAKER_BENCH_QUERY_SECS", 10);
+    // `cargo test --all-targets` runs this binary without `--bench`: do a
+    // seconds-long smoke run then, so CI exercises the code, not the figures.
+    let smoke = !std::env::args().any(|a| a == "--bench");
+    let n = if smoke {
+        2_000
+    } else {
+        env_u64("SAKER_BENCH_ALERTS", 1_000_000)
+    };
+    let query_secs = if smoke {
+        1
+    } else {
+        env_u64("SAKER_BENCH_QUERY_SECS", 10)
+    };
     let write_rate = env_u64("SAKER_BENCH_WRITE_RATE", 20_000);
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = std::env::var("SAKER_BENCH_DIR")

@@ -15,7 +15,7 @@ pub mod query;
 pub mod store;
 pub mod timefmt;
 
-pub use alert::{AlertRecord, Priority, StoredAlert};
+pub use alert::{AlertParseError, AlertRecord, Priority, StoredAlert};
 pub use error::{Dropped, StoreError};
 pub use gate::{
     merge_verdicts, runtime_verdict, AgentAnswer, AttachInterval, Coverage, DropReport,
