@@ -161,7 +161,18 @@ fn main() {
         }
     }
     let parsed: Vec<Record<'_>> = mix.iter().map(|b| Record::parse(b).unwrap()).collect();
-    let rounds = 200;
+    // Knobs for instruction counting under valgrind (timings here are noisy):
+    // SAKER_BENCH_ROUNDS, SAKER_BENCH_REPEAT, SAKER_BENCH_PHASES=update,extract,flags.
+    let env_num = |k: &str, d: usize| {
+        std::env::var(k)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(d)
+    };
+    let rounds = env_num("SAKER_BENCH_ROUNDS", 200);
+    let repeat = env_num("SAKER_BENCH_REPEAT", 5);
+    let phases =
+        std::env::var("SAKER_BENCH_PHASES").unwrap_or_else(|_| "update,extract,flags".into());
     // Warm up.
     for r in &parsed {
         s.apply(r);
@@ -169,7 +180,7 @@ fn main() {
     // Shared, noisy machines: report the best of five runs of each loop.
     let n = (rounds * parsed.len()) as f64;
     let mut update_ns = f64::MAX;
-    for _ in 0..5 {
+    for _ in 0..if phases.contains("update") { repeat } else { 0 } {
         let t = Instant::now();
         for _ in 0..rounds {
             for r in &parsed {
@@ -178,7 +189,7 @@ fn main() {
         }
         update_ns = update_ns.min(t.elapsed().as_nanos() as f64 / n);
     }
-    println!("update: {update_ns:.1} ns/event ({n} events/run; mix of read/write/openat/close; best of 5)");
+    println!("update: {update_ns:.1} ns/event ({n} events/run; mix of read/write/openat/close; best of {repeat})");
 
     // Field extraction: the fields every upstream rule output uses.
     let fields: Vec<FieldRef> = [
@@ -198,7 +209,11 @@ fn main() {
     // subtract the update cost measured above.
     let mut both_ns = f64::MAX;
     let mut pushed = 0usize;
-    for _ in 0..5 {
+    for _ in 0..if phases.contains("extract") {
+        repeat
+    } else {
+        0
+    } {
         let t = Instant::now();
         for _ in 0..rounds {
             for r in &parsed {
@@ -231,7 +246,7 @@ fn main() {
         .filter(|r| r.header.syscall_nr == open)
         .collect();
     let mut flags_ns = f64::MAX;
-    for _ in 0..5 {
+    for _ in 0..if phases.contains("flags") { repeat } else { 0 } {
         let t = Instant::now();
         for _ in 0..rounds {
             for r in &opens {
