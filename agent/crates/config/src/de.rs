@@ -43,14 +43,45 @@ impl Ctx {
         self.warnings.borrow_mut().push(format!("{loc}: {message}"));
     }
 
-    fn unexpected_key(&self, path: &str, node: &Node) {
+    fn unexpected_key(&self, path: &str, key: &str, fields: &[&str], node: &Node) {
         let msg = if ignored::is_ignored(path) {
             format!("{path}: ignored: not applicable to saker")
+        } else if let Some(near) = closest(key, fields) {
+            format!("unknown key {path} (did you mean {near}?)")
         } else {
             format!("unknown key {path}")
         };
         self.warn(node, msg);
     }
+}
+
+/// The known key a typo most likely meant: within two edits, or one for
+/// short keys.
+fn closest<'f>(key: &str, fields: &[&'f str]) -> Option<&'f str> {
+    if key.len() > 64 {
+        return None;
+    }
+    let limit = if key.len() <= 4 { 1 } else { 2 };
+    fields
+        .iter()
+        .map(|f| (edit_distance(key, f), *f))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, f)| f)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
 }
 
 /// A deserialization failure; `path` and position are filled in by the
@@ -486,7 +517,7 @@ where
             if let Some(fields) = self.fields {
                 if !fields.contains(&k.as_str()) {
                     let path = self.parent.child(v, k).path;
-                    self.parent.ctx.unexpected_key(&path, v);
+                    self.parent.ctx.unexpected_key(&path, k, fields, v);
                     continue;
                 }
                 // A key with no value keeps the field's default, as in Falco.

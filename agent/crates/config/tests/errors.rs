@@ -26,7 +26,7 @@ fn unknown_key_warns_and_still_loads() {
     assert_eq!(
         l.warnings,
         [
-            "cfg.yaml:4: unknown key http_output.urll",
+            "cfg.yaml:4: unknown key http_output.urll (did you mean url?)",
             "cfg.yaml:5: unknown key frobnicate"
         ]
     );
@@ -37,7 +37,7 @@ fn unknown_key_in_list_item_has_index() {
     let l = load("append_output:\n  - match: {rule: x, tag: y}\n").unwrap();
     assert_eq!(
         l.warnings,
-        ["cfg.yaml:2: unknown key append_output[0].match.tag"]
+        ["cfg.yaml:2: unknown key append_output[0].match.tag (did you mean tags?)"]
     );
 }
 
