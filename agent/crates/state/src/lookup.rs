@@ -68,10 +68,20 @@ pub struct HostOnly {
 }
 
 impl HostOnly {
+    /// Reads the host's files through init's root (right even when the
+    /// agent runs in a container with hostPID), else our own /etc.
     pub fn new() -> Self {
+        let pick = |name: &str| {
+            let host = read_id_file(&format!("/proc/1/root/etc/{name}"));
+            if host.is_empty() {
+                read_id_file(&format!("/etc/{name}"))
+            } else {
+                host
+            }
+        };
         HostOnly {
-            users: read_id_file("/etc/passwd"),
-            groups: read_id_file("/etc/group"),
+            users: pick("passwd"),
+            groups: pick("group"),
         }
     }
 }
