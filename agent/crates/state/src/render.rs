@@ -92,6 +92,7 @@ impl<'a> EventView<'a> {
             Slot::ExeFlags => {
                 let f = self.proc_.map_or(0, |p| p.exe_flags);
                 let _ = render_flags(out, f, flags::EXE_FLAGS);
+                or_number(out, 0, u64::from(f));
                 true
             }
             Slot::HowFlags | Slot::HowMode | Slot::HowResolve => {
@@ -103,6 +104,7 @@ impl<'a> EventView<'a> {
                     Slot::HowMode => render_mode(out, how.mode as u32),
                     _ => render_flags(out, how.resolve as u32, flags::RESOLVE_FLAGS),
                 };
+                or_number(out, 0, how.resolve);
                 true
             }
             Slot::Arg(i) => self.render_arg(i, out),
@@ -206,6 +208,12 @@ impl<'a> EventView<'a> {
     }
 
     fn render_int(&self, sc: Sc, sys: &str, name: &str, v: u64, out: &mut String) {
+        let before = out.len();
+        self.render_int_named(sc, sys, name, v, out);
+        or_number(out, before, v);
+    }
+
+    fn render_int_named(&self, sc: Sc, sys: &str, name: &str, v: u64, out: &mut String) {
         let v32 = v as u32;
         let _ = match (sys, name) {
             (_, "flags") if sc.is_open() => {
@@ -302,6 +310,13 @@ impl<'a> EventView<'a> {
                 self.render_arg(idx, &mut s).then_some(s)
             })
             .as_deref()
+    }
+}
+
+/// Falco prints the number when no flag name applies (`flags=0`).
+fn or_number(out: &mut String, before: usize, v: u64) {
+    if out.len() == before {
+        let _ = write!(out, "{v}");
     }
 }
 
