@@ -331,9 +331,13 @@ impl State {
         let Some(p) = self.procs.get(pid) else {
             return;
         };
-        let cid = self.lookup.container_id(pid, p.cgroup_id);
-        if let Some(p) = self.procs.get_mut(pid) {
-            p.container_id = cid;
+        // Only ever into a container: a `None` may just mean the process is
+        // already gone from /proc (short-lived), and must not erase what it
+        // inherited.
+        if let Some(cid) = self.lookup.container_id(pid, p.cgroup_id) {
+            if let Some(p) = self.procs.get_mut(pid) {
+                p.container_id = Some(cid);
+            }
         }
     }
 }
