@@ -299,7 +299,10 @@ impl State {
                 let cid = self.lookup.container_id(pid, h.cgroup_id);
                 if let Some(p) = self.procs.get_mut(pid) {
                     p.cgroup_id = h.cgroup_id;
-                    p.container_id = cid;
+                    // As in refresh_container: never back out of a container.
+                    if cid.is_some() {
+                        p.container_id = cid;
+                    }
                 }
             }
             return;
