@@ -7,7 +7,7 @@
 //! `Prepared`, the same values in a table indexed by field id, which is how
 //! the agent's state tables answer (state already populated).
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::hint::black_box;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -199,7 +199,7 @@ fn mix() -> Vec<SyntheticEvent> {
 struct Prepared {
     evt_type: String,
     by_id: Vec<Option<Vec<OwnedValue>>>,
-    with_arg: HashMap<FieldRef, Vec<OwnedValue>>,
+    with_arg: FxHashMap<FieldRef, Vec<OwnedValue>>,
 }
 
 impl Prepared {
@@ -207,7 +207,7 @@ impl Prepared {
         let mut p = Prepared {
             evt_type: ev.evt_type().to_string(),
             by_id: Vec::new(),
-            with_arg: HashMap::new(),
+            with_arg: FxHashMap::default(),
         };
         let mut refs: Vec<FieldRef> = Vec::new();
         for r in engine.rules() {
@@ -313,6 +313,33 @@ fn main() {
         synthetic.len(),
         engine.active_count()
     );
+
+    // Fixed work for instruction counting under callgrind (the shared VM has
+    // no hardware counters and wall-clock figures are noisy):
+    // SAKER_BENCH_ROUNDS=N SAKER_BENCH_MODE=index|noindex valgrind --tool=callgrind ...
+    if let Some(rounds) = std::env::var("SAKER_BENCH_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse::<u64>().ok())
+    {
+        let index = std::env::var("SAKER_BENCH_MODE").map_or(true, |m| m != "noindex");
+        let mut n = 0usize;
+        for _ in 0..rounds {
+            for e in &prepared {
+                n += if index {
+                    engine.evaluate(e, |r| {
+                        black_box(r);
+                    })
+                } else {
+                    engine.evaluate_unindexed(e, |r| {
+                        black_box(r);
+                    })
+                };
+            }
+        }
+        let events = rounds * prepared.len() as u64;
+        println!("{rounds} rounds, {events} events, {n} matches");
+        return;
+    }
 
     let (a, m1) = measure(&prepared, budget, |e| {
         engine.evaluate(e, |r| {
