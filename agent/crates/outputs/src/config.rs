@@ -189,3 +189,62 @@ impl Default for OutputsConfig {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The keys and values of falco.yaml's output sections, as the config crate hands them over.
+    #[test]
+    fn falco_yaml_keys_deserialize() {
+        let v = serde_json::json!({
+            "json_output": true,
+            "buffered_outputs": true,
+            "output_timeout": 500,
+            "outputs_queue": {"capacity": 10},
+            "stdout_output": {"enabled": false},
+            "syslog_output": {"enabled": true},
+            "file_output": {"enabled": true, "keep_alive": true, "filename": "/var/log/x.json"},
+            "http_output": {
+                "enabled": true, "url": "https://sidekick:2801/", "user_agent": "falcosecurity/falco",
+                "insecure": true, "ca_cert": "/ca.pem", "ca_bundle": "", "ca_path": "/etc/ssl/certs",
+                "mtls": true, "client_cert": "/c.crt", "client_key": "/c.key", "echo": true,
+                "compress_uploads": true, "keep_alive": true, "max_consecutive_timeouts": 7
+            },
+            "program_output": {"enabled": true, "keep_alive": true, "program": "cat"}
+        });
+        let c: OutputsConfig = serde_json::from_value(v).unwrap();
+        assert!(c.json_output && c.buffered_outputs);
+        assert_eq!(c.output_timeout, 500);
+        assert_eq!(c.outputs_queue.effective_capacity(), 10);
+        assert!(!c.stdout_output.enabled);
+        assert_eq!(c.file_output.filename, "/var/log/x.json");
+        assert_eq!(c.http_output.max_consecutive_timeouts, 7);
+        assert!(c.http_output.mtls && c.http_output.compress_uploads);
+        assert_eq!(c.program_output.program, "cat");
+        assert_eq!(c.syslog_output.address, "/dev/log");
+    }
+
+    #[test]
+    fn defaults_are_falcos() {
+        let c: OutputsConfig = serde_json::from_str("{}").unwrap();
+        assert_eq!(c, OutputsConfig::default());
+        assert!(!c.json_output && !c.buffered_outputs);
+        assert_eq!(c.output_timeout, 2000);
+        assert_eq!(c.outputs_queue.capacity, 0);
+        assert_eq!(c.outputs_queue.effective_capacity(), UNBOUNDED_CAPACITY);
+        assert!(c.stdout_output.enabled && c.syslog_output.enabled);
+        assert!(!c.file_output.enabled && !c.file_output.keep_alive);
+        assert_eq!(c.file_output.filename, "./events.txt");
+        assert!(!c.http_output.enabled && !c.program_output.enabled);
+        assert_eq!(c.http_output.ca_path, "/etc/ssl/certs");
+        assert_eq!(c.http_output.max_consecutive_timeouts, 5);
+        assert_eq!(
+            c.http_output.user_agent,
+            format!("saker/{}", env!("CARGO_PKG_VERSION"))
+        );
+        // A partial section keeps the other defaults.
+        let f: FileOutput = serde_json::from_str(r#"{"enabled": true}"#).unwrap();
+        assert_eq!(f.filename, "./events.txt");
+    }
+}

@@ -4,6 +4,22 @@
 //! The pipeline formats an alert once ([`OutputAlert`]) and hands it to [`Outputs::send`], which
 //! never blocks: every sink has its own bounded queue and worker thread, so a slow or dead sink
 //! drops (and counts) only its own alerts and never stalls detection or the other sinks.
+//!
+//! Where this differs from Falco, on purpose:
+//! - Falco has one output queue in front of all channels; here each sink has its own, so
+//!   `outputs_queue.capacity` bounds each sink, and 0 means [`UNBOUNDED_CAPACITY`], not
+//!   "until the OOM killer".
+//! - http_output always posts the JSON object (`Content-Type: application/json`), as
+//!   Falcosidekick needs; Falco posts the text line as text/plain when `json_output` is false.
+//! - `compress_uploads` gzips the request body (`Content-Encoding: gzip`); in Falco it only asks
+//!   libcurl for a compressed answer. `http_output.keep_alive` changes nothing: connections
+//!   are always reused, as with Falco's single libcurl handle.
+//! - `output_timeout` is also the HTTP request timeout; a timed-out request is retried up to
+//!   `max_consecutive_timeouts` times, as in Falco.
+//! - Reopening the file and respawning the program is [`Outputs::reopen`]; the agent calls it on
+//!   SIGHUP (Falco: SIGUSR1).
+//! - The program sink relies on SIGPIPE being ignored (Rust's default for binaries), so that a
+//!   dead program shows up as EPIPE and is restarted.
 
 mod config;
 mod error;

@@ -282,3 +282,22 @@ fn config_errors_name_the_key() {
     cfg.http_output.mtls = true;
     assert!(Outputs::start(&cfg).is_ok());
 }
+
+#[test]
+fn server_errors_are_counted_as_failures() {
+    let rx = Receiver::start(Mode::Error, None);
+    let out = Outputs::start(&http_config(rx.url("http"))).unwrap();
+    for i in 0..3 {
+        out.send(alert(i, 4));
+    }
+    assert_eq!(out.shutdown(WAIT).undelivered(), 0);
+    let st = &out.stats()[0];
+    assert_eq!((st.sent, st.failed, st.timeouts), (0, 3, 0));
+    assert_eq!(rx.count(), 3);
+}
+
+#[test]
+fn outputs_can_be_shared_across_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Outputs>();
+}

@@ -264,3 +264,38 @@ fn syslog_rfc5424_over_udp() {
     assert_eq!((fields[5], fields[6]), ("-", "-"));
     serde_json::from_str::<serde_json::Value>(fields[7]).unwrap();
 }
+
+#[test]
+fn syslog_rfc5424_over_tcp_with_octet_counting() {
+    use std::io::Read;
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut cfg = quiet_config();
+    cfg.syslog_output.enabled = true;
+    cfg.syslog_output.address = format!("tcp://{}", l.local_addr().unwrap());
+    let out = Outputs::start(&cfg).unwrap();
+    out.send(alert(0, 4));
+    out.send(alert(1, 0));
+    let (mut s, _) = l.accept().unwrap();
+    s.set_read_timeout(Some(WAIT)).unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    let mut frames = Vec::new();
+    while frames.len() < 2 {
+        let n = s.read(&mut buf).unwrap();
+        assert!(n > 0);
+        got.extend_from_slice(&buf[..n]);
+        frames.clear();
+        let mut rest = &got[..];
+        while let Some(sp) = rest.iter().position(|&b| b == b' ') {
+            let len: usize = std::str::from_utf8(&rest[..sp]).unwrap().parse().unwrap();
+            if rest.len() < sp + 1 + len {
+                break;
+            }
+            frames.push(String::from_utf8(rest[sp + 1..sp + 1 + len].to_vec()).unwrap());
+            rest = &rest[sp + 1 + len..];
+        }
+    }
+    assert!(frames[0].starts_with("<12>1 "), "{}", frames[0]);
+    assert!(frames[1].starts_with("<8>1 "), "{}", frames[1]);
+    assert!(frames[0].ends_with(" - - 02:44:58.123456789: Warning File below /etc opened for writing (file=/etc/x0 proc.name=cat)"));
+}

@@ -107,6 +107,8 @@ impl Request {
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     Answer,
+    /// Answers 500 to everything.
+    Error,
     /// Accepts and reads, never answers.
     Hang,
 }
@@ -206,11 +208,13 @@ fn serve<S: Read + Write>(s: S, mode: Mode, reqs: &Mutex<Vec<Request>>) {
             while r.read(&mut sink).unwrap_or(0) > 0 {}
             return;
         }
+        let answer: &[u8] = if mode == Mode::Error {
+            b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 4\r\n\r\nfail"
+        } else {
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+        };
         let w = r.get_mut();
-        if w.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-            .and_then(|()| w.flush())
-            .is_err()
-        {
+        if w.write_all(answer).and_then(|()| w.flush()).is_err() {
             return;
         }
     }
