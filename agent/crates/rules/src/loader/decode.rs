@@ -140,23 +140,42 @@ impl Ctx<'_> {
         Ok(self.str_seq("tags", true)?.map(|v| v.into_iter().collect()))
     }
 
-    /// Warns about keys an item of this kind does not have.
+    /// Warns about keys an item of this kind does not have, and about keys
+    /// given twice.
     pub fn unknown_keys(&self, known: &[&str]) -> Vec<Diagnostic> {
         let Kind::Map(entries) = &self.item.kind else {
             return Vec::new();
         };
-        entries
-            .iter()
-            .filter(|(k, _)| !k.as_scalar().is_some_and(|k| known.contains(&k)))
-            .map(|(k, _)| {
-                let key = k.as_scalar().unwrap_or("<non-scalar key>");
-                Diagnostic::warning(Code::UnknownKey, format!("Unknown key '{key}'"))
+        let mut out = Vec::new();
+        for (i, (k, _)) in entries.iter().enumerate() {
+            let Some(key) = k.as_scalar() else { continue };
+            if entries[..i].iter().any(|(p, _)| p.as_scalar() == Some(key)) {
+                out.push(
+                    Diagnostic::warning(
+                        Code::UnknownKey,
+                        format!("Duplicate key '{key}': the first value is used"),
+                    )
                     .at(self.ft.node_pos(k))
                     .len(key.chars().count())
                     .item(self.kind, &self.name)
-                    .expected(format!("one of: {}", known.join(", ")))
-            })
-            .collect()
+                    .expected("each key once per item"),
+                );
+            }
+        }
+        out.extend(
+            entries
+                .iter()
+                .filter(|(k, _)| !k.as_scalar().is_some_and(|k| known.contains(&k)))
+                .map(|(k, _)| {
+                    let key = k.as_scalar().unwrap_or("<non-scalar key>");
+                    Diagnostic::warning(Code::UnknownKey, format!("Unknown key '{key}'"))
+                        .at(self.ft.node_pos(k))
+                        .len(key.chars().count())
+                        .item(self.kind, &self.name)
+                        .expected(format!("one of: {}", known.join(", ")))
+                }),
+        );
+        out
     }
 }
 

@@ -86,7 +86,8 @@ impl Node {
         matches!(self.kind, Kind::Null)
     }
 
-    /// Value of `key` in a mapping (the last one wins, as in yaml-cpp).
+    /// Value of `key` in a mapping (the first one wins, as with yaml-cpp's
+    /// `node[key]`, which Falco uses).
     pub fn get(&self, key: &str) -> Option<&Node> {
         self.entry(key).map(|(_, v)| v)
     }
@@ -96,7 +97,6 @@ impl Node {
         match &self.kind {
             Kind::Map(entries) => entries
                 .iter()
-                .rev()
                 .find(|(k, _)| k.as_scalar() == Some(key))
                 .map(|(k, v)| (k, v)),
             _ => None,
