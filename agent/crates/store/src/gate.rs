@@ -105,8 +105,9 @@ pub struct RuntimeVerdict {
 impl RuntimeVerdict {
     /// A passing, empty verdict for `req`; the starting point of the others.
     pub fn empty(req: &GateRequest, ctx: &GateContext, now_ns: i64) -> RuntimeVerdict {
+        // Saturating: `since` may be any RFC3339 time back to 1677.
         let span = now_ns.saturating_sub(req.since_ns).max(0);
-        let minutes = (span + 60 * NS_PER_SEC - 1) / (60 * NS_PER_SEC);
+        let minutes = (span as u64).div_ceil(60 * NS_PER_SEC as u64) as i64;
         RuntimeVerdict {
             tool: "falco".into(),
             passed: true,
@@ -183,7 +184,7 @@ fn uncovered(attached: &[AttachInterval], since: i64, now: i64) -> Option<(i64, 
     let (mut cursor, mut missing, mut first) = (since, 0i64, None);
     for (s, e) in iv.into_iter().chain(std::iter::once((now, now))) {
         if s > cursor {
-            missing = missing.saturating_add(s - cursor);
+            missing = missing.saturating_add(s.saturating_sub(cursor));
             first.get_or_insert((cursor, s));
         }
         cursor = cursor.max(e);

@@ -143,6 +143,29 @@ async fn gate_endpoint() {
         (Some(true), Some(false))
     );
 
+    // Extreme but valid times: answers, no overflow.
+    for since in [
+        "1677-09-22T00:12:44Z",
+        "2262-04-11T23:47:16Z",
+        "0001-01-01T00:00:00Z",
+    ] {
+        let (s, j) = get(
+            &app,
+            &format!("/v1/gate/runtime?namespace=other&since={since}"),
+        )
+        .await;
+        assert!(
+            s == StatusCode::OK || s == StatusCode::BAD_REQUEST,
+            "{since}: {s} {j}"
+        );
+    }
+    let (s, _) = get(
+        &app,
+        "/v1/alerts?since=1677-09-22T00:12:44Z&until=2262-04-11T23:47:16Z",
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+
     // No capture: fail-open, explicitly.
     let detached = self::app(store, false);
     let (_, j) = get(&detached, "/v1/gate/runtime?namespace=other&since=10m").await;

@@ -268,6 +268,21 @@ fn coverage_edges() {
 }
 
 #[test]
+fn extreme_windows_do_not_overflow() {
+    let mut r = req(Priority::Warning);
+    r.since_ns = i64::MIN;
+    for cov in [attached(), Coverage::default()] {
+        let v = runtime_verdict(&r, &ctx(), &window(&[]), &cov, i64::MAX);
+        assert!(v.since_minutes > 0);
+        let v = runtime_verdict(&r, &ctx(), &window(&[]), &cov, NOW);
+        assert!(v.skipped || v.passed);
+    }
+    r.since_ns = i64::MAX;
+    let v = runtime_verdict(&r, &ctx(), &window(&[]), &attached(), i64::MIN);
+    assert!(v.passed && !v.skipped && v.since_minutes == 1);
+}
+
+#[test]
 fn capped_alert_list_says_so() {
     let mut w = window(&[Priority::Notice]);
     w.counts[5] = (MAX_GATE_ALERTS + 5) as u64;

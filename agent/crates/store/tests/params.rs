@@ -170,3 +170,41 @@ fn gate_request() {
         assert_eq!(e.parameter, param, "{e}");
     }
 }
+
+#[test]
+fn random_values_never_panic() {
+    // A cheap deterministic fuzz: pseudo-random strings over an alphabet of
+    // digits, units, separators, quotes and multi-byte characters.
+    let alphabet: Vec<char> = "0123456789smhdZT:-+.' ;%\"\\\0é日💥\u{202e}abcxyzACW"
+        .chars()
+        .collect();
+    let names = [
+        "namespace",
+        "pod",
+        "container",
+        "rule",
+        "min_priority",
+        "since",
+        "until",
+        "limit",
+        "cursor",
+        "severity_threshold",
+    ];
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    for i in 0..20_000 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let len = (x % 40) as usize;
+        let v: String = (0..len)
+            .map(|j| alphabet[((x >> (j % 50)) as usize + j) % alphabet.len()])
+            .collect();
+        let k = names[i % names.len()];
+        let _ = Query::from_params([(k, v.as_str())], NOW);
+        let _ = GateRequest::from_params([("namespace", "x"), ("since", v.as_str())], NOW);
+        let _ = GateRequest::from_params(
+            [("namespace", "x"), ("since", "5m"), (k, v.as_str())],
+            i64::MIN,
+        );
+    }
+}
