@@ -52,7 +52,8 @@ pub struct DropReport {
 pub struct Coverage {
     pub attached: Vec<AttachInterval>,
     pub drops: Vec<DropReport>,
-    /// Alerts with time at or below this were deleted by retention.
+    /// History (alerts, drop records) at or before this time was deleted
+    /// by retention, so windows reaching back to it cannot be vouched for.
     pub deleted_upto_ns: Option<i64>,
 }
 
@@ -134,7 +135,7 @@ pub fn coverage_gaps(cov: &Coverage, since_ns: i64, now_ns: i64) -> Vec<String> 
     if let Some(floor) = cov.deleted_upto_ns {
         if floor >= since_ns {
             gaps.push(format!(
-                "retention deleted alerts up to {} (inside the window)",
+                "history up to {} is no longer kept (retention), and the window starts before it",
                 format_falco(floor)
             ));
         }
