@@ -127,6 +127,11 @@ impl SinkHandle {
             tracing::warn!(
                 sink = self.shared.name,
                 dropped = n,
+                total = self
+                    .shared
+                    .counters
+                    .dropped_queue_full
+                    .load(Ordering::Relaxed),
                 capacity = self.capacity,
                 "output queue: dropped {n} alert(s) ({why}); the sink is too slow or down"
             );
@@ -281,6 +286,7 @@ fn failed(sh: &Shared, e: &DeliverError) {
         tracing::warn!(
             sink = sh.name,
             failed = n,
+            total = sh.counters.failed.load(Ordering::Relaxed),
             "output: {n} failed deliveries; last error: {}",
             e.message()
         );

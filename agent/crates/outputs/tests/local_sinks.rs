@@ -169,7 +169,7 @@ fn dead_program_is_restarted_and_counted() {
         out.send(alert(i, 4));
         assert!(wait_until(WAIT, || lines(&path).len() == i as usize + 1));
         // Let `head` exit before the next alert, so that the loss window is not hit.
-        std::thread::sleep(Duration::from_millis(100));
+        std::thread::sleep(Duration::from_millis(300));
     }
     let st = &out.stats()[0];
     assert_eq!(st.restarts, 2);

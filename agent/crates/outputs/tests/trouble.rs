@@ -37,7 +37,7 @@ fn blast(out: &Outputs) -> Duration {
 fn config_with_file(dir: &Path, url: String) -> OutputsConfig {
     let mut cfg = quiet_config();
     cfg.json_output = true;
-    cfg.output_timeout = 200;
+    cfg.output_timeout = 500;
     cfg.outputs_queue.capacity = 100;
     cfg.file_output.enabled = true;
     cfg.file_output.keep_alive = true;
@@ -58,7 +58,7 @@ fn http_down_connection_refused() {
     cfg.stdout_output.enabled = true;
     let out = Outputs::start_with_stdout(&cfg, Box::new(cap.clone())).unwrap();
     let worst = blast(&out);
-    assert!(worst < Duration::from_millis(100), "slowest send {worst:?}");
+    assert!(worst < Duration::from_millis(250), "slowest send {worst:?}");
     let path = dir.path().join("events.json");
     assert!(wait_until(WAIT, || line_count(&path) == N as usize));
     assert!(wait_until(WAIT, || cap.text().lines().count() == N as usize));
@@ -86,7 +86,7 @@ fn http_hanging_times_out_and_drops_without_blocking() {
     let out = Outputs::start(&cfg).unwrap();
     let t0 = Instant::now();
     let worst = blast(&out);
-    assert!(worst < Duration::from_millis(100), "slowest send {worst:?}");
+    assert!(worst < Duration::from_millis(250), "slowest send {worst:?}");
     assert!(
         t0.elapsed() < Duration::from_secs(5),
         "burst took {:?}",
@@ -134,7 +134,7 @@ fn file_gets_every_alert_while_http_hangs() {
     cfg.outputs_queue.capacity = N as usize + 1;
     let out = Outputs::start(&cfg).unwrap();
     let worst = blast(&out);
-    assert!(worst < Duration::from_millis(100), "slowest send {worst:?}");
+    assert!(worst < Duration::from_millis(250), "slowest send {worst:?}");
     let path = dir.path().join("events.json");
     assert!(wait_until(WAIT, || line_count(&path) == N as usize));
     assert!(wait_until(WAIT, || stat(&out.stats(), "http").timeouts >= 1));
@@ -169,7 +169,7 @@ fn stuck_program_blocks_only_itself() {
         // Let stdout drain between rounds: its queue is 1000 too.
         assert!(wait_until(WAIT, || stat(&out.stats(), "stdout").queued == 0));
     }
-    assert!(worst < Duration::from_millis(100), "slowest send {worst:?}");
+    assert!(worst < Duration::from_millis(250), "slowest send {worst:?}");
     assert!(wait_until(WAIT, || cap.text().lines().count() == N as usize));
     let s = out.stats();
     assert!(stat(&s, "program").dropped_queue_full > 0, "{s:?}");

@@ -167,9 +167,12 @@ impl HttpSink {
         // TLS material is only read for https, so an http URL does not fail on the
         // /etc/ssl/certs/client.* defaults.
         if https {
-            tls = tls
-                .root_certs(roots(cfg)?)
-                .disable_verification(cfg.insecure);
+            // insecure verifies nothing, so the CA store is not even read.
+            tls = if cfg.insecure {
+                tls.disable_verification(true)
+            } else {
+                tls.root_certs(roots(cfg)?)
+            };
             if cfg.mtls {
                 tls = tls.client_cert(Some(client_cert(cfg)?));
             }
