@@ -83,10 +83,18 @@ impl Btf {
         let type_len = u32_at(data, 12)? as usize;
         let str_off = u32_at(data, 16)? as usize;
         let str_len = u32_at(data, 20)? as usize;
-        let types_start = hdr_len.checked_add(type_off).ok_or(BtfError::Malformed("offset"))?;
-        let types_end = types_start.checked_add(type_len).ok_or(BtfError::Malformed("offset"))?;
-        let str_start = hdr_len.checked_add(str_off).ok_or(BtfError::Malformed("offset"))?;
-        let str_end = str_start.checked_add(str_len).ok_or(BtfError::Malformed("offset"))?;
+        let types_start = hdr_len
+            .checked_add(type_off)
+            .ok_or(BtfError::Malformed("offset"))?;
+        let types_end = types_start
+            .checked_add(type_len)
+            .ok_or(BtfError::Malformed("offset"))?;
+        let str_start = hdr_len
+            .checked_add(str_off)
+            .ok_or(BtfError::Malformed("offset"))?;
+        let str_end = str_start
+            .checked_add(str_len)
+            .ok_or(BtfError::Malformed("offset"))?;
         if types_end > data.len() || str_end > data.len() {
             return Err(BtfError::Malformed("sections run past the end"));
         }

@@ -2,7 +2,6 @@
 //! turns kernel records into `saker_abi::Record`s for the rest of the agent.
 
 pub mod btf;
-pub mod clock;
 pub mod probe;
 pub mod reader;
 pub mod syscall_set;

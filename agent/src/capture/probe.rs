@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use aya::maps::{Array, MapData, PerCpuArray, RingBuf};
 use aya::programs::{RawTracePoint, TracePoint};
 use aya::{Ebpf, EbpfLoader};
-use saker_abi::{counter, names, scope, syscalls, Config, SyscallPlan, INTEREST_WORDS, MAX_SYSCALLS};
+use saker_abi::{
+    counter, names, scope, syscalls, Config, SyscallPlan, INTEREST_WORDS, MAX_SYSCALLS,
+};
 
 use super::btf::Btf;
 use super::syscall_set::SyscallSet;
@@ -70,7 +72,8 @@ fn classify_load_error(e: aya::EbpfError) -> CaptureError {
 }
 
 fn pidns_id(path: &Path) -> Result<(u64, u64), CaptureError> {
-    let md = std::fs::metadata(path).map_err(|e| CaptureError::Target(format!("{}: {e}", path.display())))?;
+    let md = std::fs::metadata(path)
+        .map_err(|e| CaptureError::Target(format!("{}: {e}", path.display())))?;
     Ok((md.dev(), md.ino()))
 }
 
@@ -82,10 +85,13 @@ impl Probe {
         let mut config = Config::DEFAULT;
         config.self_tgid = std::process::id();
         config.offsets = btf.kernel_offsets();
-        config.tp_nr_off = tracefs::field_offset(&tracefs, "syscalls", "sys_enter_openat", "__syscall_nr")?;
+        config.tp_nr_off =
+            tracefs::field_offset(&tracefs, "syscalls", "sys_enter_openat", "__syscall_nr")?;
         // Arguments are consecutive longs from the first one; `dfd` is openat's first.
-        config.tp_enter_args_off = tracefs::field_offset(&tracefs, "syscalls", "sys_enter_openat", "dfd")?;
-        config.tp_exit_ret_off = tracefs::field_offset(&tracefs, "syscalls", "sys_exit_openat", "ret")?;
+        config.tp_enter_args_off =
+            tracefs::field_offset(&tracefs, "syscalls", "sys_enter_openat", "dfd")?;
+        config.tp_exit_ret_off =
+            tracefs::field_offset(&tracefs, "syscalls", "sys_exit_openat", "ret")?;
         match &opts.scope {
             Scope::Host => config.scope = scope::HOST,
             Scope::Containers => {
@@ -108,7 +114,8 @@ impl Probe {
             map.set(0, config, 0)?;
         }
         {
-            let mut plans: Array<_, SyscallPlan> = Array::try_from(map_mut(&mut ebpf, names::PLANS)?)?;
+            let mut plans: Array<_, SyscallPlan> =
+                Array::try_from(map_mut(&mut ebpf, names::PLANS)?)?;
             for def in syscalls::SYSCALLS {
                 plans.set(def.nr, def.plan(), 0)?;
             }
@@ -122,7 +129,9 @@ impl Probe {
             let p: &mut TracePoint = probe
                 .ebpf
                 .program_mut(prog)
-                .ok_or_else(|| CaptureError::Load(format!("program {prog} missing from the object")))?
+                .ok_or_else(|| {
+                    CaptureError::Load(format!("program {prog} missing from the object"))
+                })?
                 .try_into()
                 .map_err(|e| CaptureError::Load(format!("{prog}: {e}")))?;
             let started = std::time::Instant::now();
@@ -135,7 +144,8 @@ impl Probe {
             .ok_or_else(|| CaptureError::Load("proc exit program missing".into()))?
             .try_into()
             .map_err(|e| CaptureError::Load(format!("{e}")))?;
-        exit.load().map_err(|e| CaptureError::from_program(names::PROG_PROC_EXIT, e))?;
+        exit.load()
+            .map_err(|e| CaptureError::from_program(names::PROG_PROC_EXIT, e))?;
         exit.attach("sched_process_exit")
             .map_err(|e| CaptureError::from_program(names::PROG_PROC_EXIT, e))?;
 
@@ -151,9 +161,13 @@ impl Probe {
             if self.attached.contains(&nr) {
                 continue;
             }
-            let def = syscalls::by_nr(nr).ok_or_else(|| CaptureError::Load(format!("syscall {nr} not in table")))?;
+            let def = syscalls::by_nr(nr)
+                .ok_or_else(|| CaptureError::Load(format!("syscall {nr} not in table")))?;
             if !tracefs::has_syscall_tracepoint(&self.tracefs, def.name) {
-                tracing::warn!(syscall = def.name, "this kernel has no tracepoint for it; not captured");
+                tracing::warn!(
+                    syscall = def.name,
+                    "this kernel has no tracepoint for it; not captured"
+                );
                 continue;
             }
             for (prog, ev) in [
@@ -166,7 +180,8 @@ impl Probe {
                     .ok_or_else(|| CaptureError::Load(format!("program {prog} missing")))?
                     .try_into()
                     .map_err(|e| CaptureError::Load(format!("{prog}: {e}")))?;
-                p.attach("syscalls", &ev).map_err(|e| CaptureError::from_program(prog, e))?;
+                p.attach("syscalls", &ev)
+                    .map_err(|e| CaptureError::from_program(prog, e))?;
             }
             self.attached.insert(nr);
         }
@@ -196,7 +211,8 @@ impl Probe {
         for idx in 0..counter::COUNT {
             let values = arr.get(&idx, 0)?;
             if out.per_cpu.len() < values.len() {
-                out.per_cpu.resize(values.len(), [0; counter::COUNT as usize]);
+                out.per_cpu
+                    .resize(values.len(), [0; counter::COUNT as usize]);
             }
             for (cpu, v) in values.iter().enumerate() {
                 out.per_cpu[cpu][idx as usize] = *v;

@@ -72,7 +72,10 @@ impl Reader {
     }
 
     /// Waits for records and hands them over until the callback says stop.
-    pub async fn run(&mut self, mut on_record: impl FnMut(&Record<'_>) -> Flow) -> std::io::Result<()> {
+    pub async fn run(
+        &mut self,
+        mut on_record: impl FnMut(&Record<'_>) -> Flow,
+    ) -> std::io::Result<()> {
         loop {
             if self.drain(&mut on_record) == Flow::Stop {
                 return Ok(());

@@ -57,6 +57,12 @@ impl SyscallSet {
         }
     }
 
+    pub fn remove(&mut self, nr: u32) {
+        if (nr as usize) < MAX_SYSCALLS {
+            self.words[(nr / 64) as usize] &= !(1 << (nr % 64));
+        }
+    }
+
     pub fn contains(&self, nr: u32) -> bool {
         (nr as usize) < MAX_SYSCALLS && self.words[(nr / 64) as usize] & (1 << (nr % 64)) != 0
     }
@@ -80,7 +86,9 @@ impl SyscallSet {
     }
 
     pub fn names(&self) -> Vec<&'static str> {
-        self.iter().filter_map(|nr| syscalls::by_nr(nr).map(|d| d.name)).collect()
+        self.iter()
+            .filter_map(|nr| syscalls::by_nr(nr).map(|d| d.name))
+            .collect()
     }
 }
 

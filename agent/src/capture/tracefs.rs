@@ -8,9 +8,15 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 pub enum TracefsError {
     #[error("tracefs is not mounted and mounting it at {path} failed: {source} (mount it with `mount -t tracefs tracefs /sys/kernel/tracing`)")]
-    Mount { path: String, source: std::io::Error },
+    Mount {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("cannot read {path}: {source}")]
-    Read { path: String, source: std::io::Error },
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{path}: field `{field}` not found in the tracepoint format")]
     Field { path: String, field: String },
 }
@@ -46,8 +52,17 @@ pub fn root() -> Result<PathBuf, TracefsError> {
 }
 
 /// Byte offset of `field` in a tracepoint's record, from its `format` file.
-pub fn field_offset(root: &Path, category: &str, event: &str, field: &str) -> Result<u32, TracefsError> {
-    let path = root.join("events").join(category).join(event).join("format");
+pub fn field_offset(
+    root: &Path,
+    category: &str,
+    event: &str,
+    field: &str,
+) -> Result<u32, TracefsError> {
+    let path = root
+        .join("events")
+        .join(category)
+        .join(event)
+        .join("format");
     let text = std::fs::read_to_string(&path).map_err(|source| TracefsError::Read {
         path: path.display().to_string(),
         source,
@@ -67,7 +82,9 @@ fn parse_offset(format: &str, field: &str) -> Option<u32> {
         if name != field {
             return None;
         }
-        let off = rest.split(';').find_map(|p| p.trim().strip_prefix("offset:"))?;
+        let off = rest
+            .split(';')
+            .find_map(|p| p.trim().strip_prefix("offset:"))?;
         off.trim().parse().ok()
     })
 }

@@ -13,9 +13,9 @@ use saker_abi::{kind, syscalls, ArgKind, Record};
 use saker_state::decode::{Argv, OpenHow, SockAddr};
 use tokio::signal::unix::{signal, SignalKind};
 
-use crate::capture::clock::Clock;
 use crate::capture::reader::{Flow, Reader};
 use crate::capture::{Counters, Probe, ProbeOptions, Scope, SyscallSet};
+use saker_state::Clock;
 
 #[derive(Args, Debug)]
 pub struct CaptureArgs {
@@ -67,13 +67,22 @@ pub fn scope_from(
 
 pub fn run(args: CaptureArgs) -> anyhow::Result<ExitCode> {
     let syscalls = match &args.syscalls {
-        Some(list) => SyscallSet::parse_list(list).map_err(|e| anyhow::anyhow!("--syscalls: {e}"))?,
+        Some(list) => {
+            SyscallSet::parse_list(list).map_err(|e| anyhow::anyhow!("--syscalls: {e}"))?
+        }
         None => SyscallSet::all(),
     };
     if !args.ring_bytes.is_power_of_two() || args.ring_bytes < 4096 {
-        bail!("--ring-bytes {}: must be a power of two of at least 4096", args.ring_bytes);
+        bail!(
+            "--ring-bytes {}: must be a power of two of at least 4096",
+            args.ring_bytes
+        );
     }
-    let scope = scope_from(args.target_pid, args.target_pidns.clone(), args.containers_only)?;
+    let scope = scope_from(
+        args.target_pid,
+        args.target_pidns.clone(),
+        args.containers_only,
+    )?;
     let opts = ProbeOptions {
         scope,
         syscalls,
@@ -234,7 +243,7 @@ impl<W: Write> Printer<W> {
             b,
             "{{\"evt.num\":{},\"evt.time\":{},\"evt.type\":\"{}\",\"evt.kind\":\"{}\",\"evt.cpu\":{},\"proc.pid\":{},\"thread.tid\":{},\"proc.ppid\":{},\"proc.vpid\":{},\"thread.vtid\":{},\"proc.pidns\":{},\"proc.name\":",
             self.num,
-            self.clock.wall_ns(h.ts_ns),
+            self.clock.realtime(h.ts_ns),
             evt_type,
             kind_name,
             h.cpu,
@@ -257,7 +266,10 @@ impl<W: Write> Printer<W> {
             h.cgroup_id,
             h.res,
         );
-        if let (Some(def), true) = (def, h.kind != kind::PROC_EXIT && h.kind != kind::CLONE_CHILD) {
+        if let (Some(def), true) = (
+            def,
+            h.kind != kind::PROC_EXIT && h.kind != kind::CLONE_CHILD,
+        ) {
             let src = args_from.unwrap_or(rec);
             write_args(b, def, src);
         }
@@ -323,7 +335,11 @@ fn write_args(b: &mut Vec<u8>, def: &syscalls::SyscallDef, rec: &Record<'_>) {
             }
             (ArgKind::OpenHow, Some(bl)) => match OpenHow::parse(bl.bytes) {
                 Some(h) => {
-                    let _ = write!(b, "{{\"flags\":{},\"mode\":{},\"resolve\":{}}}", h.flags, h.mode, h.resolve);
+                    let _ = write!(
+                        b,
+                        "{{\"flags\":{},\"mode\":{},\"resolve\":{}}}",
+                        h.flags, h.mode, h.resolve
+                    );
                 }
                 None => b.extend_from_slice(b"null"),
             },
@@ -333,7 +349,8 @@ fn write_args(b: &mut Vec<u8>, def: &syscalls::SyscallDef, rec: &Record<'_>) {
                 }
                 None => b.extend_from_slice(b"null"),
             },
-            (ArgKind::CloneArgs, Some(bl)) => match saker_state::decode::clone_args_flags(bl.bytes) {
+            (ArgKind::CloneArgs, Some(bl)) => match saker_state::decode::clone_args_flags(bl.bytes)
+            {
                 Some(f) => {
                     let _ = write!(b, "{f}");
                 }
@@ -358,10 +375,16 @@ fn write_args(b: &mut Vec<u8>, def: &syscalls::SyscallDef, rec: &Record<'_>) {
 fn write_sockaddr(b: &mut Vec<u8>, bytes: &[u8]) {
     match SockAddr::parse(bytes) {
         Some(SockAddr::Inet(ip, port)) => {
-            let _ = write!(b, "{{\"family\":\"AF_INET\",\"addr\":\"{ip}\",\"port\":{port}}}");
+            let _ = write!(
+                b,
+                "{{\"family\":\"AF_INET\",\"addr\":\"{ip}\",\"port\":{port}}}"
+            );
         }
         Some(SockAddr::Inet6(ip, port)) => {
-            let _ = write!(b, "{{\"family\":\"AF_INET6\",\"addr\":\"{ip}\",\"port\":{port}}}");
+            let _ = write!(
+                b,
+                "{{\"family\":\"AF_INET6\",\"addr\":\"{ip}\",\"port\":{port}}}"
+            );
         }
         Some(SockAddr::Unix { path, .. }) => {
             b.extend_from_slice(b"{\"family\":\"AF_UNIX\",\"path\":");

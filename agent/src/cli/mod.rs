@@ -1,13 +1,18 @@
 //! Command line: `saker capture`, and the other subcommands as they land.
 
 mod capture;
+pub mod run;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
 #[derive(Parser, Debug)]
-#[command(name = "saker", version, about = "Runtime security agent: eBPF capture, Falco rules, alert store and shadow gate")]
+#[command(
+    name = "saker",
+    version,
+    about = "Runtime security agent: eBPF capture, Falco rules, alert store and shadow gate"
+)]
 pub struct Cli {
     /// More logging (-v info, -vv debug); RUST_LOG overrides.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
@@ -18,6 +23,8 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Run the agent: capture, state, rules, alerts, store and API.
+    Run(run::RunArgs),
     /// Print raw syscall events as JSON lines (like `sysdig -j`).
     Capture(capture::CaptureArgs),
 }
@@ -38,6 +45,7 @@ pub fn init_logging(verbose: u8) {
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Run(args) => run::run(args),
         Command::Capture(args) => capture::run(args),
     }
 }

@@ -1,0 +1,189 @@
+//! The detector thread: drains the ring buffer into the detector, applies
+//! control messages between batches, and once a second publishes counters
+//! and checks for dropped events.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use aya::maps::{MapData, RingBuf};
+
+use crate::capture::reader::{Flow, Reader};
+use crate::capture::{Counters, Probe};
+use crate::pipeline::{AlertSink, Detector, RuleSet};
+
+use super::sinks::Router;
+
+pub enum Control {
+    Stop,
+    Rules(Arc<RuleSet>),
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Report {
+    pub records: u64,
+    pub alerts: u64,
+}
+
+/// State shared with the API and metrics. Written by the detector thread
+/// (counters, once per batch or second) and by reloads; read by scrapes.
+pub struct Shared {
+    attached: AtomicBool,
+    pub records: AtomicU64,
+    pub alerts: AtomicU64,
+    pub reloads_ok: AtomicU64,
+    pub reloads_failed: AtomicU64,
+    pub active_rules: AtomicU64,
+    pub kernel: Mutex<Counters>,
+    pub malformed: AtomicU64,
+    /// (rule, priority) → matches.
+    pub matches: Mutex<BTreeMap<(String, &'static str), u64>>,
+    pub coverage: Mutex<saker_store::Coverage>,
+    pub started_ns: i64,
+}
+
+impl Shared {
+    pub fn new(rules: &RuleSet) -> Self {
+        let s = Shared {
+            attached: AtomicBool::new(false),
+            records: AtomicU64::new(0),
+            alerts: AtomicU64::new(0),
+            reloads_ok: AtomicU64::new(0),
+            reloads_failed: AtomicU64::new(0),
+            active_rules: AtomicU64::new(0),
+            kernel: Mutex::new(Counters::default()),
+            malformed: AtomicU64::new(0),
+            matches: Mutex::new(BTreeMap::new()),
+            coverage: Mutex::new(saker_store::Coverage::default()),
+            started_ns: saker_store::timefmt::now_ns(),
+        };
+        s.set_rules(rules);
+        s
+    }
+
+    pub fn set_rules(&self, rules: &RuleSet) {
+        self.active_rules
+            .store(rules.engine.active_count() as u64, Ordering::Relaxed);
+    }
+
+    pub fn rules_loaded(&self) -> bool {
+        self.active_rules.load(Ordering::Relaxed) > 0
+    }
+
+    pub fn attached(&self) -> bool {
+        self.attached.load(Ordering::Relaxed)
+    }
+
+    /// Records attach and detach times: the gate refuses to vouch for a
+    /// window the agent did not watch.
+    pub fn set_attached(&self, on: bool) {
+        self.attached.store(on, Ordering::Relaxed);
+        let now = saker_store::timefmt::now_ns();
+        if let Ok(mut c) = self.coverage.lock() {
+            if on {
+                c.attached.push(saker_store::AttachInterval {
+                    start_ns: now,
+                    end_ns: None,
+                });
+            } else if let Some(last) = c.attached.last_mut() {
+                last.end_ns = Some(now);
+            }
+        }
+    }
+
+    pub fn reload_ok(&self) {
+        self.reloads_ok.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn reload_failed(&self) {
+        self.reloads_failed.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+pub fn spawn(
+    mut detector: Detector,
+    ring: RingBuf<MapData>,
+    control: mpsc::Receiver<Control>,
+    mut router: Router,
+    shared: Arc<Shared>,
+    probe: Arc<Mutex<Probe>>,
+) -> std::io::Result<JoinHandle<Report>> {
+    std::thread::Builder::new()
+        .name("saker-detector".into())
+        .spawn(move || {
+            let rt = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    tracing::error!(error = %e, "detector runtime failed to start");
+                    return Report::default();
+                }
+            };
+            rt.block_on(async move {
+                let mut reader = match Reader::new(ring) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot read the ring buffer");
+                        return Report::default();
+                    }
+                };
+                let mut drops = super::sinks::DropWatch::new(router.drop_policy());
+                let mut last_tick = Instant::now();
+                loop {
+                    reader.drain(&mut |rec| {
+                        detector.on_record(rec, &mut router);
+                        Flow::Continue
+                    });
+                    shared
+                        .records
+                        .store(detector.stats.records, Ordering::Relaxed);
+                    shared
+                        .alerts
+                        .store(detector.stats.alerts, Ordering::Relaxed);
+                    match control.try_recv() {
+                        Ok(Control::Stop) | Err(mpsc::TryRecvError::Disconnected) => {
+                            // Whatever the kernel already sent is still ours to judge.
+                            reader.drain(&mut |rec| {
+                                detector.on_record(rec, &mut router);
+                                Flow::Continue
+                            });
+                            break;
+                        }
+                        Ok(Control::Rules(rules)) => detector.set_rules(rules),
+                        Err(mpsc::TryRecvError::Empty) => {}
+                    }
+                    if last_tick.elapsed() >= Duration::from_secs(1) {
+                        last_tick = Instant::now();
+                        let counters = probe.lock().ok().and_then(|p| p.counters().ok());
+                        if let Some(c) = counters {
+                            shared
+                                .malformed
+                                .store(reader.stats().malformed, Ordering::Relaxed);
+                            drops.tick(&c, &shared, &mut router);
+                            if let Ok(mut k) = shared.kernel.lock() {
+                                *k = c;
+                            }
+                        }
+                    }
+                    let _ = tokio::time::timeout(Duration::from_millis(100), reader.wait()).await;
+                }
+                shared
+                    .records
+                    .store(detector.stats.records, Ordering::Relaxed);
+                Report {
+                    records: detector.stats.records,
+                    alerts: detector.stats.alerts,
+                }
+            })
+        })
+}
+
+/// Keeps the trait object in scope for `on_record`.
+#[allow(dead_code)]
+fn _sink_is_object_safe(r: &mut Router) -> &mut dyn AlertSink {
+    r
+}

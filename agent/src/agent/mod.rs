@@ -1,0 +1,175 @@
+//! The running agent: what `saker run` starts, reloads and stops.
+
+pub mod detector_thread;
+pub mod options;
+pub mod reload;
+pub mod sinks;
+
+use std::sync::{mpsc, Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use anyhow::Context;
+use saker_state::{State, StateConfig};
+use serde::Serialize;
+use tokio::runtime::Handle;
+
+use crate::alerts::Formatter;
+use crate::capture::{Probe, ProbeOptions};
+use crate::pipeline::{interest, lookup::RuntimeLookup, Detector, RuleSet};
+
+pub use detector_thread::{Control, Shared};
+pub use options::AgentOptions;
+
+pub struct Agent {
+    opts: AgentOptions,
+    probe: Arc<Mutex<Probe>>,
+    formatter: Arc<Formatter>,
+    control: mpsc::Sender<Control>,
+    detector: Option<JoinHandle<detector_thread::Report>>,
+    pub shared: Arc<Shared>,
+    sinks: sinks::SinkHandles,
+}
+
+/// What shutdown accomplished.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ShutdownReport {
+    pub records: u64,
+    pub alerts: u64,
+    pub undelivered: u64,
+}
+
+/// Loads and compiles the rules, printing every diagnostic on failure.
+pub fn load_rules(opts: &AgentOptions, formatter: &Formatter) -> anyhow::Result<RuleSet> {
+    let loaded = saker_rules::load(&opts.rules_files, &opts.load)
+        .map_err(|d| anyhow::anyhow!("rules did not load:\n{}", d.render(false)))?;
+    if loaded.diagnostics.warning_count() > 0 {
+        tracing::warn!(
+            "rules loaded with {} warning(s):\n{}",
+            loaded.diagnostics.warning_count(),
+            loaded.diagnostics.render(false)
+        );
+    }
+    tracing::info!(
+        rules = loaded.counts.rules,
+        active = loaded.counts.active_rules,
+        macros = loaded.counts.macros,
+        lists = loaded.counts.lists,
+        "rules loaded"
+    );
+    RuleSet::new(loaded.engine, formatter).map_err(|e| anyhow::anyhow!(e))
+}
+
+impl Agent {
+    pub fn start(opts: AgentOptions, handle: Handle) -> anyhow::Result<Agent> {
+        let formatter = Arc::new(Formatter::new(opts.format.clone()));
+        let rules = Arc::new(load_rules(&opts, &formatter)?);
+        let (syscalls, unknown) = interest::syscalls_for(&rules.engine, &opts.base_syscalls);
+        if !unknown.is_empty() {
+            tracing::warn!(types = ?unknown, "rules name event types saker does not capture; those conditions never match");
+        }
+        let probe = Probe::load(&ProbeOptions {
+            scope: opts.scope.clone(),
+            syscalls,
+            ring_bytes: opts.ring_bytes,
+        })?;
+        let probe = Arc::new(Mutex::new(probe));
+        let ring = probe
+            .lock()
+            .map_err(|_| anyhow::anyhow!("probe lock poisoned"))?
+            .take_ring()?;
+
+        let cache = saker_container::ContainerCache::start(opts.runtime.clone(), &handle);
+        let lookup = RuntimeLookup::new(cache, handle.clone());
+        let mut state = State::with_lookup(StateConfig::default(), Box::new(lookup));
+        let scanned = state.scan_proc();
+        tracing::info!(processes = scanned, "process table seeded from /proc");
+
+        let shared = Arc::new(Shared::new(&rules));
+        let sinks =
+            sinks::SinkHandles::start(&opts, &shared).context("starting the alert sinks")?;
+        let detector = Detector::new(state, rules, formatter.clone());
+        let (control, control_rx) = mpsc::channel();
+        let thread = detector_thread::spawn(
+            detector,
+            ring,
+            control_rx,
+            sinks.router(),
+            shared.clone(),
+            probe.clone(),
+        )?;
+        shared.set_attached(true);
+        eprintln!("{}", serde_json::json!({"saker.run": "attached"}));
+        Ok(Agent {
+            opts,
+            probe,
+            formatter,
+            control,
+            detector: Some(thread),
+            shared,
+            sinks,
+        })
+    }
+
+    pub fn api_state(&self) -> crate::api::ApiState {
+        crate::api::ApiState {
+            shared: self.shared.clone(),
+            outputs: self.sinks.outputs().clone(),
+            store: self.sinks.store().cloned(),
+            stream: self.sinks.stream.clone(),
+        }
+    }
+
+    /// Files whose change triggers a reload (`watch_config_files`).
+    pub fn watched_files(&self) -> Vec<std::path::PathBuf> {
+        if !self.opts.watch_config_files {
+            return Vec::new();
+        }
+        let mut files = self.opts.rules_files.clone();
+        files.extend(self.opts.config_file.clone());
+        files
+    }
+
+    /// Validates the rules files again and, if they load, swaps them in
+    /// between two records. Invalid rules leave the running ones in place.
+    pub fn reload(&mut self) -> anyhow::Result<String> {
+        let rules = match load_rules(&self.opts, &self.formatter) {
+            Ok(r) => Arc::new(r),
+            Err(e) => {
+                self.shared.reload_failed();
+                return Err(e);
+            }
+        };
+        let (syscalls, _) = interest::syscalls_for(&rules.engine, &self.opts.base_syscalls);
+        // New tracepoints are attached before the rules that need them run;
+        // ones no longer needed are only masked, so no event is lost.
+        self.probe
+            .lock()
+            .map_err(|_| anyhow::anyhow!("probe lock poisoned"))?
+            .set_interest(&syscalls)?;
+        let summary = format!("{} active rules", rules.engine.active_count());
+        self.shared.set_rules(&rules);
+        self.control
+            .send(Control::Rules(rules))
+            .map_err(|_| anyhow::anyhow!("the detector thread is gone"))?;
+        self.shared.reload_ok();
+        Ok(summary)
+    }
+
+    /// Stops capture, drains the sinks up to `deadline`, and reports.
+    pub fn shutdown(mut self, deadline: Duration) -> ShutdownReport {
+        let _ = self.control.send(Control::Stop);
+        let report = self
+            .detector
+            .take()
+            .and_then(|t| t.join().ok())
+            .unwrap_or_default();
+        self.shared.set_attached(false);
+        let undelivered = self.sinks.shutdown(deadline);
+        ShutdownReport {
+            records: report.records,
+            alerts: report.alerts,
+            undelivered,
+        }
+    }
+}
