@@ -13,7 +13,10 @@ fn main() {
     let out_dir = PathBuf::from(std::env::var("OUT_DIR").unwrap());
     for dir in [&ebpf_dir, &abi_dir] {
         println!("cargo:rerun-if-changed={}", dir.join("src").display());
-        println!("cargo:rerun-if-changed={}", dir.join("Cargo.toml").display());
+        println!(
+            "cargo:rerun-if-changed={}",
+            dir.join("Cargo.toml").display()
+        );
     }
     println!("cargo:rerun-if-env-changed=SAKER_EBPF_OBJECT");
     println!("cargo:rerun-if-env-changed=SAKER_EBPF_TOOLCHAIN");
@@ -28,11 +31,19 @@ fn main() {
 
     let target_dir = out_dir.join("ebpf-target");
     let mut cmd = Command::new("rustup");
-    cmd.args(["run", &toolchain, "cargo", "build", "--release", "-Z", "build-std=core"])
-        .args(["--target", "bpfel-unknown-none"])
-        .arg("--target-dir")
-        .arg(&target_dir)
-        .current_dir(&ebpf_dir);
+    cmd.args([
+        "run",
+        &toolchain,
+        "cargo",
+        "build",
+        "--release",
+        "-Z",
+        "build-std=core",
+    ])
+    .args(["--target", "bpfel-unknown-none"])
+    .arg("--target-dir")
+    .arg(&target_dir)
+    .current_dir(&ebpf_dir);
     // The outer build's settings are for the host; they must not leak into
     // the BPF build.
     for var in [

@@ -37,10 +37,18 @@ fn openat_with_flags_and_fd_result_and_failed_open() {
     let opened: Vec<_> = out
         .find(|e| is(e, "openat", pid) && e["evt.args"]["name"] == path.to_str().unwrap())
         .collect();
-    assert_eq!(opened.len(), 1, "expected one openat of {path:?} by pid {pid}");
+    assert_eq!(
+        opened.len(),
+        1,
+        "expected one openat of {path:?} by pid {pid}"
+    );
     let e = opened[0];
     let flags = e["evt.args"]["flags"].as_i64().unwrap();
-    assert_eq!(flags & 0o1101, 0o1101, "O_WRONLY|O_CREAT|O_TRUNC in {flags:#o}");
+    assert_eq!(
+        flags & 0o1101,
+        0o1101,
+        "O_WRONLY|O_CREAT|O_TRUNC in {flags:#o}"
+    );
     assert_eq!(e["evt.args"]["mode"].as_i64().unwrap(), 0o640);
     assert_eq!(e["evt.args"]["dirfd"].as_i64().unwrap(), -100, "AT_FDCWD");
     assert!(e["evt.res"].as_i64().unwrap() >= 3, "fd result: {e}");
@@ -52,7 +60,10 @@ fn openat_with_flags_and_fd_result_and_failed_open() {
     assert_eq!(failed.len(), 1);
     assert_eq!(failed[0]["evt.res"].as_i64().unwrap(), -2, "ENOENT");
     // Only openat was asked for.
-    assert!(out.events.iter().all(|e| e["evt.type"] == "openat" || e["evt.type"] == "procexit"));
+    assert!(out
+        .events
+        .iter()
+        .all(|e| e["evt.type"] == "openat" || e["evt.type"] == "procexit"));
 }
 
 #[test]
@@ -62,18 +73,35 @@ fn execve_with_argv_exe_and_parent() {
     }
     let cap = Capture::start(&["--syscalls", "execve,execveat"]);
     let marker = format!("saker-marker-{}", std::process::id());
-    let pid = run(Command::new("/bin/echo").arg(&marker).stdout(std::process::Stdio::null()));
+    let pid = run(Command::new("/bin/echo")
+        .arg(&marker)
+        .stdout(std::process::Stdio::null()));
     let out = cap.stop();
     let execs: Vec<_> = out.find(|e| is(e, "execve", pid)).collect();
     assert_eq!(execs.len(), 1, "one execve for pid {pid}");
     let e = execs[0];
     assert_eq!(e["evt.args"]["filename"], "/bin/echo");
-    assert_eq!(e["evt.args"]["args"], serde_json::json!(["/bin/echo", marker]));
+    assert_eq!(
+        e["evt.args"]["args"],
+        serde_json::json!(["/bin/echo", marker])
+    );
     assert_eq!(e["evt.res"], 0);
-    assert_eq!(e["proc.ppid"].as_u64().unwrap(), std::process::id() as u64, "parent is the test");
+    assert_eq!(
+        e["proc.ppid"].as_u64().unwrap(),
+        std::process::id() as u64,
+        "parent is the test"
+    );
     assert_eq!(e["proc.name"], "echo", "comm after exec");
-    assert_ne!(e["proc.pidns"].as_u64().unwrap(), 0, "pidns from BTF offsets");
-    assert_eq!(e["proc.vpid"].as_u64().unwrap(), pid as u64, "host pidns: vpid == pid");
+    assert_ne!(
+        e["proc.pidns"].as_u64().unwrap(),
+        0,
+        "pidns from BTF offsets"
+    );
+    assert_eq!(
+        e["proc.vpid"].as_u64().unwrap(),
+        pid as u64,
+        "host pidns: vpid == pid"
+    );
 }
 
 #[test]
@@ -113,17 +141,34 @@ fn fork_and_exit() {
         "import os\nc = os.fork()\nif c == 0:\n    os._exit(7)\nopen({f:?}, 'w').write(str(c))\nos.waitpid(c, 0)\n",
         f = child_file.to_str().unwrap()
     ));
-    let child: u64 = std::fs::read_to_string(&child_file).unwrap().trim().parse().unwrap();
+    let child: u64 = std::fs::read_to_string(&child_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
     let out = cap.stop();
     let parent_side: Vec<_> = out
-        .find(|e| pid_of(e) == pid as u64 && e["evt.kind"] == "syscall" && e["evt.res"].as_u64() == Some(child))
+        .find(|e| {
+            pid_of(e) == pid as u64
+                && e["evt.kind"] == "syscall"
+                && e["evt.res"].as_u64() == Some(child)
+        })
         .collect();
-    assert_eq!(parent_side.len(), 1, "the parent's clone returning the child pid {child}");
-    assert!(["clone", "clone3", "fork", "vfork"].contains(&parent_side[0]["evt.type"].as_str().unwrap()));
-    let child_side: Vec<_> = out.find(|e| pid_of(e) == child && e["evt.kind"] == "clone_child").collect();
+    assert_eq!(
+        parent_side.len(),
+        1,
+        "the parent's clone returning the child pid {child}"
+    );
+    assert!(["clone", "clone3", "fork", "vfork"]
+        .contains(&parent_side[0]["evt.type"].as_str().unwrap()));
+    let child_side: Vec<_> = out
+        .find(|e| pid_of(e) == child && e["evt.kind"] == "clone_child")
+        .collect();
     assert_eq!(child_side.len(), 1, "the child's own return from clone");
     assert_eq!(child_side[0]["proc.ppid"].as_u64().unwrap(), pid as u64);
-    let exits: Vec<_> = out.find(|e| pid_of(e) == child && e["evt.type"] == "procexit").collect();
+    let exits: Vec<_> = out
+        .find(|e| pid_of(e) == child && e["evt.type"] == "procexit")
+        .collect();
     assert_eq!(exits.len(), 1, "the child's exit");
 }
 
@@ -142,7 +187,9 @@ fn unlinkat_and_renameat() {
     ));
     let out = cap.stop();
     let ren: Vec<_> = out
-        .find(|e| pid_of(e) == pid as u64 && e["evt.type"].as_str().unwrap_or("").starts_with("renameat"))
+        .find(|e| {
+            pid_of(e) == pid as u64 && e["evt.type"].as_str().unwrap_or("").starts_with("renameat")
+        })
         .collect();
     assert_eq!(ren.len(), 1);
     assert_eq!(ren[0]["evt.args"]["oldpath"], "a");
@@ -161,11 +208,18 @@ fn target_container_only_with_ns_relative_pids() {
         return;
     }
     let c = Container::start("scope", &[]);
-    let cap = Capture::start(&["--target-pid", &c.pid.to_string(), "--syscalls", "openat,execve"]);
+    let cap = Capture::start(&[
+        "--target-pid",
+        &c.pid.to_string(),
+        "--syscalls",
+        "openat,execve",
+    ]);
     let marker = format!("/tmp/saker-host-{}", std::process::id());
     std::fs::write(&marker, "host").unwrap();
     c.exec("cat /etc/passwd > /dev/null; echo hi > /tmp/in-container");
-    let host_pid = run(Command::new("cat").arg(&marker).stdout(std::process::Stdio::null()));
+    let host_pid = run(Command::new("cat")
+        .arg(&marker)
+        .stdout(std::process::Stdio::null()));
     let out = cap.stop();
     let _ = std::fs::remove_file(&marker);
 
@@ -175,17 +229,35 @@ fn target_container_only_with_ns_relative_pids() {
     assert!(!cat.is_empty(), "the container's open of /etc/passwd");
     for e in &cat {
         let vpid = e["proc.vpid"].as_u64().unwrap();
-        assert!(vpid > 0 && vpid != pid_of(e), "ns-relative pid {vpid} vs host {}", pid_of(e));
+        assert!(
+            vpid > 0 && vpid != pid_of(e),
+            "ns-relative pid {vpid} vs host {}",
+            pid_of(e)
+        );
         assert!(vpid < 100, "a fresh container's pids are small: {vpid}");
     }
-    assert!(out.find(|e| e["evt.args"]["name"] == "/tmp/in-container").count() >= 1);
-    assert_eq!(out.find(|e| pid_of(e) == host_pid as u64).count(), 0, "host cat must not appear");
+    assert!(
+        out.find(|e| e["evt.args"]["name"] == "/tmp/in-container")
+            .count()
+            >= 1
+    );
     assert_eq!(
-        out.find(|e| e["evt.args"]["name"] == marker.as_str()).count(),
+        out.find(|e| pid_of(e) == host_pid as u64).count(),
+        0,
+        "host cat must not appear"
+    );
+    assert_eq!(
+        out.find(|e| e["evt.args"]["name"] == marker.as_str())
+            .count(),
         0,
         "no host open of the marker"
     );
-    assert!(out.events.iter().all(|e| e["proc.vpid"].as_u64().unwrap() != 0), "every event is in the target ns");
+    assert!(
+        out.events
+            .iter()
+            .all(|e| e["proc.vpid"].as_u64().unwrap() != 0),
+        "every event is in the target ns"
+    );
 }
 
 #[test]
@@ -203,8 +275,14 @@ fn ring_overflow_is_counted_and_reported() {
     let sent = stats["sent"].as_u64().unwrap();
     let delivered = stats["delivered"].as_u64().unwrap();
     assert!(ring_full > 0, "a 4 KiB ring must overflow: {stats}");
-    assert_eq!(lost, ring_full + stats["drops"]["stash_full"].as_u64().unwrap());
-    assert_eq!(sent, delivered, "every record the kernel sent was read: {stats}");
+    assert_eq!(
+        lost,
+        ring_full + stats["drops"]["stash_full"].as_u64().unwrap()
+    );
+    assert_eq!(
+        sent, delivered,
+        "every record the kernel sent was read: {stats}"
+    );
     let per_cpu_full: u64 = stats["per_cpu"]
         .as_array()
         .unwrap()
@@ -232,7 +310,8 @@ fn sigusr1_reports_counters_while_running() {
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
         .filter_map(|v| v.get("saker.capture.stats").cloned())
         .find(|s| s["when"] == "sigusr1");
-    let mid = mid.unwrap_or_else(|| panic!("no stats line on SIGUSR1 in:\n{}", out.stderr.join("\n")));
+    let mid =
+        mid.unwrap_or_else(|| panic!("no stats line on SIGUSR1 in:\n{}", out.stderr.join("\n")));
     assert!(mid["sent"].as_u64().unwrap() >= 1);
 }
 
@@ -245,7 +324,10 @@ fn bad_arguments_are_clear_errors() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("unknown syscall `frobnicate`"), "{err}");
-    assert!(err.contains("valid names:") && err.contains("openat"), "{err}");
+    assert!(
+        err.contains("valid names:") && err.contains("openat"),
+        "{err}"
+    );
     assert!(!err.contains("panicked"), "{err}");
 
     let out = Command::new(env!("CARGO_BIN_EXE_saker"))
@@ -254,6 +336,9 @@ fn bad_arguments_are_clear_errors() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("--target-pid 999999999: no such process"), "{err}");
+    assert!(
+        err.contains("--target-pid 999999999: no such process"),
+        "{err}"
+    );
     assert_eq!(err.lines().count(), 1, "one line, no backtrace: {err}");
 }

@@ -31,7 +31,10 @@ impl Output {
             .unwrap_or_else(|| panic!("no exit stats in stderr:\n{}", self.stderr.join("\n")))
     }
 
-    pub fn find<'a>(&'a self, pred: impl Fn(&Value) -> bool + 'a) -> impl Iterator<Item = &'a Value> + 'a {
+    pub fn find<'a>(
+        &'a self,
+        pred: impl Fn(&Value) -> bool + 'a,
+    ) -> impl Iterator<Item = &'a Value> + 'a {
         self.events.iter().filter(move |e| pred(e))
     }
 }
@@ -83,17 +86,26 @@ impl Capture {
                 }
                 Err(mpsc::RecvTimeoutError::Timeout) => {
                     if let Ok(Some(status)) = self.child.try_wait() {
-                        panic!("saker capture exited with {status} before attaching:\n{}", seen.join("\n"));
+                        panic!(
+                            "saker capture exited with {status} before attaching:\n{}",
+                            seen.join("\n")
+                        );
                     }
                 }
                 Err(mpsc::RecvTimeoutError::Disconnected) => {
                     let status = self.child.wait();
-                    panic!("saker capture died before attaching ({status:?}):\n{}", seen.join("\n"));
+                    panic!(
+                        "saker capture died before attaching ({status:?}):\n{}",
+                        seen.join("\n")
+                    );
                 }
             }
         }
         let _ = self.child.kill();
-        panic!("saker capture did not attach within 60s:\n{}", seen.join("\n"));
+        panic!(
+            "saker capture did not attach within 60s:\n{}",
+            seen.join("\n")
+        );
     }
 
     /// Sends SIGUSR1 (the counters report).
@@ -108,10 +120,18 @@ impl Capture {
         std::thread::sleep(Duration::from_millis(300));
         // SAFETY: signalling our own child.
         unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
-        let raw = self.stdout.take().map(|t| t.join().unwrap()).unwrap_or_default();
+        let raw = self
+            .stdout
+            .take()
+            .map(|t| t.join().unwrap())
+            .unwrap_or_default();
         let status = self.child.wait().expect("wait saker");
         let stderr: Vec<String> = self.stderr_lines.iter().collect();
-        assert!(status.success(), "saker capture exited with {status}:\n{}", stderr.join("\n"));
+        assert!(
+            status.success(),
+            "saker capture exited with {status}:\n{}",
+            stderr.join("\n")
+        );
         let events = raw
             .lines()
             .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON line {l:?}: {e}")))

@@ -11,7 +11,9 @@ fn podman(args: &[&str]) -> std::process::Output {
         .arg("runc")
         .args(args)
         .output()
-        .unwrap_or_else(|e| panic!("podman {args:?}: {e} (is podman installed? `cargo xtask test` installs it)"))
+        .unwrap_or_else(|e| {
+            panic!("podman {args:?}: {e} (is podman installed? `cargo xtask test` installs it)")
+        })
 }
 
 fn ok(args: &[&str]) -> String {
@@ -37,7 +39,10 @@ pub fn ensure_image() {
     }
     std::fs::copy("/bin/busybox", root.join("bin/busybox"))
         .expect("copy /bin/busybox (apt-get install busybox-static)");
-    let applets = Command::new(root.join("bin/busybox")).arg("--list").output().unwrap();
+    let applets = Command::new(root.join("bin/busybox"))
+        .arg("--list")
+        .output()
+        .unwrap();
     for applet in String::from_utf8_lossy(&applets.stdout).lines() {
         let _ = std::os::unix::fs::symlink("busybox", root.join("bin").join(applet));
     }
@@ -83,7 +88,9 @@ impl Container {
         args.extend(["sleep".into(), "300".into()]);
         let argv: Vec<&str> = args.iter().map(String::as_str).collect();
         let id = ok(&argv);
-        let pid: u32 = ok(&["inspect", "-f", "{{.State.Pid}}", &name]).parse().unwrap();
+        let pid: u32 = ok(&["inspect", "-f", "{{.State.Pid}}", &name])
+            .parse()
+            .unwrap();
         Container { name, id, pid }
     }
 

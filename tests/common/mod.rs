@@ -16,7 +16,11 @@ pub fn privileged(test: &str) -> bool {
     if root && btf {
         return true;
     }
-    let why = if !root { "not running as root" } else { "no kernel BTF" };
+    let why = if !root {
+        "not running as root"
+    } else {
+        "no kernel BTF"
+    };
     if std::env::var("CI").as_deref() == Ok("true") {
         panic!("{test}: needs root and BPF but {why}, and CI=true forbids skipping");
     }

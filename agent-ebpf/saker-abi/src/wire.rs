@@ -93,7 +93,9 @@ impl<'a> Record<'a> {
         let mut it = rec.blobs_unchecked();
         for index in 0..rec.nblobs {
             match it.next_checked() {
-                Some(Ok(b)) if b.arg > 5 => return Err(WireError::BadArgIndex { index, arg: b.arg }),
+                Some(Ok(b)) if b.arg > 5 => {
+                    return Err(WireError::BadArgIndex { index, arg: b.arg })
+                }
                 Some(Ok(_)) => {}
                 _ => return Err(WireError::BlobOverrun { index }),
             }
@@ -207,7 +209,10 @@ mod tests {
 
     #[test]
     fn parses_header_and_blobs() {
-        let bytes = build(&[(1, 0, b"/etc/passwd\0"), (2, crate::blob_flags::TRUNCATED, b"ab")]);
+        let bytes = build(&[
+            (1, 0, b"/etc/passwd\0"),
+            (2, crate::blob_flags::TRUNCATED, b"ab"),
+        ]);
         let rec = Record::parse(&bytes).unwrap();
         assert_eq!(rec.header.syscall_nr, 257);
         assert_eq!(rec.comm(), b"cat");
@@ -221,10 +226,16 @@ mod tests {
 
     #[test]
     fn rejects_short_and_overlong() {
-        assert!(matches!(Record::parse(&[0u8; 10]), Err(WireError::Short { got: 10 })));
+        assert!(matches!(
+            Record::parse(&[0u8; 10]),
+            Err(WireError::Short { got: 10 })
+        ));
         let mut bytes = build(&[(1, 0, b"x\0")]);
         bytes.truncate(bytes.len() - 1);
-        assert!(matches!(Record::parse(&bytes), Err(WireError::BadLength { .. })));
+        assert!(matches!(
+            Record::parse(&bytes),
+            Err(WireError::BadLength { .. })
+        ));
     }
 
     #[test]
@@ -233,13 +244,22 @@ mod tests {
         // claim a longer blob than is present, keeping header.len consistent
         let at = HEADER_SIZE + 2;
         bytes[at..at + 2].copy_from_slice(&100u16.to_le_bytes());
-        assert!(matches!(Record::parse(&bytes), Err(WireError::BlobOverrun { index: 0 })));
+        assert!(matches!(
+            Record::parse(&bytes),
+            Err(WireError::BlobOverrun { index: 0 })
+        ));
         let bytes = build(&[(9, 0, b"abc")]);
-        assert!(matches!(Record::parse(&bytes), Err(WireError::BadArgIndex { arg: 9, .. })));
+        assert!(matches!(
+            Record::parse(&bytes),
+            Err(WireError::BadArgIndex { arg: 9, .. })
+        ));
         // nblobs larger than what follows
         let mut bytes = build(&[(1, 0, b"abc")]);
         bytes[5] = 2;
-        assert!(matches!(Record::parse(&bytes), Err(WireError::BlobOverrun { index: 1 })));
+        assert!(matches!(
+            Record::parse(&bytes),
+            Err(WireError::BlobOverrun { index: 1 })
+        ));
     }
 }
 
