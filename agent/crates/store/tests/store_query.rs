@@ -295,3 +295,41 @@ fn second_open_of_same_dir_is_refused() {
         "{err}"
     );
 }
+
+#[test]
+fn tail_returns_new_matching_alerts_in_id_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(cfg(dir.path())).unwrap();
+    put_all(
+        &store,
+        (0..10u64).map(|i| {
+            let ns = if i % 3 == 0 { "watched" } else { "other" };
+            alert(
+                i,
+                T0 + (10 - i as i64) * SEC,
+                Some(ns),
+                None,
+                Priority::Warning,
+            )
+        }),
+    );
+    let f = Query {
+        namespace: Some("watched".into()),
+        ..q()
+    };
+    let first = store.tail(&f, 0, 2).unwrap();
+    assert_eq!(first.iter().map(|r| r.id).collect::<Vec<_>>(), vec![1, 4]);
+    let rest = store.tail(&f, 4, 100).unwrap();
+    assert_eq!(rest.iter().map(|r| r.id).collect::<Vec<_>>(), vec![7, 10]);
+    assert!(store.tail(&f, 10, 100).unwrap().is_empty());
+    put_all(
+        &store,
+        [alert(99, T0, Some("watched"), None, Priority::Debug)],
+    );
+    assert_eq!(store.tail(&f, 10, 100).unwrap()[0].id, 11);
+    let sev = Query {
+        min_priority: Some(Priority::Error),
+        ..f
+    };
+    assert!(store.tail(&sev, 0, 100).unwrap().is_empty());
+}

@@ -184,6 +184,15 @@ impl Store {
         self.readers.with(|c| read::query(c, q))
     }
 
+    /// Live tail for `/v1/alerts/stream`: up to `max` alerts with id >
+    /// `after_id` matching `q`'s filters (limit and cursor ignored), oldest
+    /// first. Poll with the last id returned; ids only grow, so nothing is
+    /// missed or repeated, and a slow client costs no buffer: it is simply
+    /// further behind (compare with `acks().last_id()` to drop it).
+    pub fn tail(&self, q: &Query, after_id: i64, max: u32) -> Result<Vec<AlertRecord>, StoreError> {
+        self.readers.with(|c| read::tail(c, q, after_id, max))
+    }
+
     pub fn get(&self, id: i64) -> Result<Option<AlertRecord>, StoreError> {
         self.readers.with(|c| read::get(c, id))
     }

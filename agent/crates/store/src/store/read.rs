@@ -131,6 +131,60 @@ pub(crate) fn build_query(q: &Query) -> (String, Vec<Value>) {
     (sql, args)
 }
 
+/// SQL for a live tail: alerts with id > `after_id` matching `q`'s filters,
+/// oldest first. The unary `+` keeps every filter off its index so SQLite
+/// walks the rowid range, which holds only the alerts committed since the
+/// last poll.
+pub(crate) fn build_tail(q: &Query, after_id: i64, max: u32) -> (String, Vec<Value>) {
+    let mut sql = format!("SELECT {COLUMNS} FROM alerts WHERE id > ?1");
+    let mut args: Vec<Value> = vec![Value::Integer(after_id)];
+    let mut push = |frag: &str, v: Value, sql: &mut String| {
+        args.push(v);
+        sql.push_str(&format!(" AND {frag} ?{}", args.len()));
+    };
+    let text = |v: &String| Value::Text(v.clone());
+    if let Some(v) = &q.namespace {
+        push("+namespace =", text(v), &mut sql);
+    }
+    if let Some(v) = &q.pod {
+        push("+pod =", text(v), &mut sql);
+    }
+    if let Some(v) = &q.container {
+        push("+container_id =", text(v), &mut sql);
+    }
+    if let Some(v) = &q.rule {
+        push("+rule =", text(v), &mut sql);
+    }
+    if let Some(p) = q.min_priority {
+        push(
+            "+priority <=",
+            Value::Integer(i64::from(p.as_u8())),
+            &mut sql,
+        );
+    }
+    if let Some(t) = q.since_ns {
+        push("+time_ns >=", Value::Integer(t), &mut sql);
+    }
+    if let Some(t) = q.until_ns {
+        push("+time_ns <", Value::Integer(t), &mut sql);
+    }
+    args.push(Value::Integer(i64::from(max)));
+    sql.push_str(&format!(" ORDER BY id LIMIT ?{}", args.len()));
+    (sql, args)
+}
+
+pub(crate) fn tail(
+    conn: &Connection,
+    q: &Query,
+    after_id: i64,
+    max: u32,
+) -> rusqlite::Result<Vec<AlertRecord>> {
+    let (sql, args) = build_tail(q, after_id, max);
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(rusqlite::params_from_iter(args), record)?;
+    rows.collect()
+}
+
 pub(crate) fn query(conn: &Connection, q: &Query) -> rusqlite::Result<QueryPage> {
     let (sql, args) = build_query(q);
     let mut stmt = conn.prepare_cached(&sql)?;
@@ -276,6 +330,17 @@ mod tests {
             p.contains("INDEX alerts_time") && !p.contains("TEMP B-TREE"),
             "{p}"
         );
+        let (sql, args) = build_tail(
+            &Query {
+                namespace: Some("ns".into()),
+                min_priority: Some(Priority::Error),
+                ..Query::default()
+            },
+            7,
+            100,
+        );
+        let p = plan(&conn, &sql, args);
+        assert!(p.contains("INTEGER PRIMARY KEY (rowid>?)"), "{p}");
         for (col, q) in [
             (
                 "alerts_pod_time",

@@ -396,15 +396,17 @@ fn write_batch(st: &mut WriterState, shared: &Shared, batch: &[StoredAlert]) {
             st.last_id = info.last_id;
             shared.committed.fetch_add(info.count, Relaxed);
             shared.batches.fetch_add(1, Relaxed);
-            if let Ok(mut g) = shared.last_id.lock() {
-                *g = info.last_id;
-            }
-            shared.acked.notify_all();
+            // Hook first, then waiters: whoever wakes on an ack sees the
+            // hook's effects for that batch.
             if let Ok(h) = shared.hook.lock() {
                 if let Some(h) = h.as_ref() {
                     h(info);
                 }
             }
+            if let Ok(mut g) = shared.last_id.lock() {
+                *g = info.last_id;
+            }
+            shared.acked.notify_all();
         }
         Err(e) => {
             // Lost, but not silently: counted, logged, and the gate will see
