@@ -49,6 +49,27 @@ fn age_retention_deletes_old_alerts_and_the_gate_notices() {
     assert!(left.iter().all(|a| a.alert.time_ns > now - 3600 * SEC));
     assert_eq!(store.stats().retention_deleted_age, 50);
 
+    // dims rows of deleted alerts are pruned; a pruned combination comes back
+    // with a fresh row when it recurs.
+    let dims = |dir: &std::path::Path| -> i64 {
+        let c = rusqlite::Connection::open(dir.join("alerts.db")).unwrap();
+        c.query_row("SELECT count(*) FROM dims", [], |r| r.get(0))
+            .unwrap()
+    };
+    let distinct: std::collections::HashSet<_> = left
+        .iter()
+        .map(|a| (a.alert.container_id.clone(), a.alert.rule.clone()))
+        .collect();
+    assert_eq!(dims(dir.path()), distinct.len() as i64);
+    let mut back = alert(1, now, Some("ns"), None, Priority::Error);
+    back.container_id = Some("pruned0000001".into());
+    put_all(&store, [back.clone()]);
+    let q = Query {
+        container: back.container_id.clone(),
+        ..Default::default()
+    };
+    assert_eq!(store.query(&q).unwrap().alerts.len(), 1);
+
     // A gate window reaching back into deleted history cannot be vouched for.
     let cov = Coverage {
         attached: vec![saker_store::AttachInterval {
@@ -70,7 +91,7 @@ fn age_retention_deletes_old_alerts_and_the_gate_notices() {
     };
     let v = store.gate_runtime(&short, &cov, &ctx, now).unwrap();
     assert!(v.passed && !v.skipped, "{:?}", v.reason);
-    assert_eq!(v.raw_lines_count, 10);
+    assert_eq!(v.raw_lines_count, 11);
 
     // The floor is persisted: still known after a restart.
     drop(store);

@@ -91,6 +91,21 @@ fn since_inclusive_until_exclusive_and_filters() {
         .all(|r| r.alert.container_id == cid));
     assert_eq!(store.query(&by_container).unwrap().alerts.len(), 6);
 
+    let ns_pod_rule = Query {
+        namespace: Some("team-b".into()),
+        pod: Some("pod-1".into()),
+        rule: Some("Terminal shell in container".into()),
+        since_ns: Some(T0 + 5 * SEC),
+        ..q()
+    };
+    assert_eq!(times(&ns_pod_rule), vec![37, 33, 29, 25, 21, 17, 13, 9, 5]);
+    let mismatch = Query {
+        namespace: Some("team-a".into()),
+        pod: Some("pod-1".into()),
+        ..q()
+    };
+    assert!(times(&mismatch).is_empty());
+
     let rule = Query {
         rule: Some("Terminal shell in container".into()),
         ..q()

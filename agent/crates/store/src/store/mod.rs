@@ -19,6 +19,7 @@
 //! adds an fsync per batch for those who need power-loss durability; batching
 //! keeps its cost to one fsync per batch, not per alert.
 
+mod dims;
 mod read;
 mod retention;
 mod schema;

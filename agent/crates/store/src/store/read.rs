@@ -88,16 +88,26 @@ pub struct QueryPage {
 pub(crate) fn build_query(q: &Query) -> (String, Vec<Value>) {
     let mut sql = format!("SELECT {COLUMNS} FROM alerts WHERE 1");
     let mut args: Vec<Value> = Vec::new();
-    let mut eq = |col: &str, v: &Option<String>, sql: &mut String| {
-        if let Some(v) = v {
-            args.push(Value::Text(v.clone()));
-            sql.push_str(&format!(" AND {col} = ?{}", args.len()));
+    if let Some(ns) = &q.namespace {
+        args.push(Value::Text(ns.clone()));
+        sql.push_str(&format!(" AND namespace = ?{}", args.len()));
+    }
+    // Pod, container and rule go through dims (one index for the three).
+    let dim_filters = [
+        ("pod", &q.pod),
+        ("container_id", &q.container),
+        ("rule", &q.rule),
+    ];
+    if dim_filters.iter().any(|(_, v)| v.is_some()) {
+        sql.push_str(" AND dim IN (SELECT id FROM dims WHERE 1");
+        for (col, v) in dim_filters {
+            if let Some(v) = v {
+                args.push(Value::Text(v.clone()));
+                sql.push_str(&format!(" AND {col} = ?{}", args.len()));
+            }
         }
-    };
-    eq("namespace", &q.namespace, &mut sql);
-    eq("pod", &q.pod, &mut sql);
-    eq("container_id", &q.container, &mut sql);
-    eq("rule", &q.rule, &mut sql);
+        sql.push(')');
+    }
     if let Some(p) = q.min_priority {
         // Unary + keeps the planner on a time-ordered index: a priority
         // range cannot give newest-first order without sorting every match.
@@ -341,23 +351,23 @@ mod tests {
         );
         let p = plan(&conn, &sql, args);
         assert!(p.contains("INTEGER PRIMARY KEY (rowid>?)"), "{p}");
-        for (col, q) in [
+        for (dims_idx, q) in [
             (
-                "alerts_pod_time",
+                "dims_pod",
                 Query {
                     pod: Some("p".into()),
                     ..Query::default()
                 },
             ),
             (
-                "alerts_rule_time",
+                "dims_rule",
                 Query {
                     rule: Some("r".into()),
                     ..Query::default()
                 },
             ),
             (
-                "alerts_container_time",
+                "dims_container",
                 Query {
                     container: Some("c".into()),
                     ..Query::default()
@@ -366,7 +376,7 @@ mod tests {
         ] {
             let (sql, args) = build_query(&q);
             let p = plan(&conn, &sql, args);
-            assert!(p.contains(col) && !p.contains("TEMP B-TREE"), "{p}");
+            assert!(p.contains("alerts_dim_time") && p.contains(dims_idx), "{p}");
         }
     }
 }

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{params, Connection};
 
+use super::dims::{self, Dims};
 use super::retention::{self, RetentionPolicy, RetentionReport};
 use super::StoreConfig;
 use crate::alert::StoredAlert;
@@ -249,6 +250,8 @@ pub(crate) struct WriterState {
     pub(crate) last_id: i64,
     pub(crate) deleted_upto_ns: i64,
     rows: i64,
+    dims: Dims,
+    deleted_since_prune: u64,
 }
 
 impl WriterState {
@@ -275,18 +278,30 @@ impl WriterState {
             last_id,
             deleted_upto_ns,
             rows,
+            dims: Dims::default(),
+            deleted_since_prune: 0,
         })
     }
 
     fn commit(&mut self, batch: &[StoredAlert]) -> rusqlite::Result<CommitInfo> {
+        let out = self.try_commit(batch);
+        if out.is_err() {
+            // Rolled back: dims rows created in it are gone.
+            self.dims.clear();
+        }
+        out
+    }
+
+    fn try_commit(&mut self, batch: &[StoredAlert]) -> rusqlite::Result<CommitInfo> {
         let tx = self.conn.transaction()?;
         let mut first_id = 0;
         {
             let mut stmt = tx.prepare_cached(
                 "INSERT INTO alerts (time_ns, priority, rule, source, hostname, namespace, pod, \
-                 container_id, json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                 container_id, dim, json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             )?;
             for (i, a) in batch.iter().enumerate() {
+                let dim = self.dims.resolve(&tx, a)?;
                 stmt.execute(params![
                     a.time_ns,
                     a.priority.as_u8(),
@@ -296,6 +311,7 @@ impl WriterState {
                     a.namespace,
                     a.pod,
                     a.container_id,
+                    dim,
                     a.json,
                 ])?;
                 if i == 0 {
@@ -315,6 +331,14 @@ impl WriterState {
     fn retention(&mut self, shared: &Shared, age: bool) -> Result<RetentionReport, StoreError> {
         let r = retention::enforce(&self.conn, &self.policy, self.rows, age)?;
         self.rows -= (r.deleted_age + r.deleted_size) as i64;
+        // On the scheduled pass only: it scans dims, cheap but not per batch.
+        if age && r.deleted_age + r.deleted_size + self.deleted_since_prune > 0 {
+            dims::prune(&self.conn)?;
+            self.dims.clear();
+            self.deleted_since_prune = 0;
+        } else {
+            self.deleted_since_prune += r.deleted_age + r.deleted_size;
+        }
         shared.deleted_age.fetch_add(r.deleted_age, Relaxed);
         shared.deleted_size.fetch_add(r.deleted_size, Relaxed);
         if r.deleted_upto_ns > self.deleted_upto_ns {
