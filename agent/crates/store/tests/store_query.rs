@@ -348,3 +348,49 @@ fn tail_returns_new_matching_alerts_in_id_order() {
     };
     assert!(store.tail(&sev, 0, 100).unwrap().is_empty());
 }
+
+#[test]
+fn dense_and_sparse_dims_filters_page_the_same() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(cfg(dir.path())).unwrap();
+    // 6,000 alerts of one pod (dense: walked via the time index) and 30 of
+    // another (sparse: driven by the dims index), interleaved in time.
+    put_all(
+        &store,
+        (0..6_030u64).map(|i| {
+            let pod = if i % 201 == 0 { "rare" } else { "dense" };
+            alert(
+                i,
+                T0 + i as i64 * SEC,
+                Some("ns"),
+                Some(pod),
+                Priority::Notice,
+            )
+        }),
+    );
+    for (pod, want) in [("dense", 6_000usize), ("rare", 30)] {
+        let mut q = Query {
+            pod: Some(pod.into()),
+            limit: 1000,
+            ..q()
+        };
+        let mut got: Vec<i64> = Vec::new();
+        loop {
+            let page = store.query(&q).unwrap();
+            assert!(page
+                .alerts
+                .iter()
+                .all(|a| a.alert.pod.as_deref() == Some(pod)));
+            got.extend(page.alerts.iter().map(|a| a.alert.time_ns));
+            match page.next_cursor {
+                Some(c) => q.cursor = saker_store::Cursor::decode(&c),
+                None => break,
+            }
+        }
+        assert_eq!(got.len(), want, "{pod}");
+        assert!(
+            got.windows(2).all(|w| w[0] > w[1]),
+            "{pod}: newest first, no repeats"
+        );
+    }
+}

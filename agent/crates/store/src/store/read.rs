@@ -85,7 +85,10 @@ pub struct QueryPage {
 
 /// SQL for `q`, newest first, fetching `limit + 1` rows to know whether a
 /// next page exists.
-pub(crate) fn build_query(q: &Query) -> (String, Vec<Value>) {
+/// `via_dims`: drive the scan from the dims index (few matches) rather than
+/// walking the namespace or time index newest-first with dims as a filter
+/// (many matches); `query` picks by probing, see `DENSE_PROBE`.
+pub(crate) fn build_query(q: &Query, via_dims: bool) -> (String, Vec<Value>) {
     let mut sql = format!("SELECT {COLUMNS} FROM alerts WHERE 1");
     let mut args: Vec<Value> = Vec::new();
     if let Some(ns) = &q.namespace {
@@ -99,7 +102,11 @@ pub(crate) fn build_query(q: &Query) -> (String, Vec<Value>) {
         ("rule", &q.rule),
     ];
     if dim_filters.iter().any(|(_, v)| v.is_some()) {
-        sql.push_str(" AND dim IN (SELECT id FROM dims WHERE 1");
+        sql.push_str(if via_dims {
+            " AND dim IN (SELECT id FROM dims WHERE 1"
+        } else {
+            " AND +dim IN (SELECT id FROM dims WHERE 1"
+        });
         for (col, v) in dim_filters {
             if let Some(v) = v {
                 args.push(Value::Text(v.clone()));
@@ -195,8 +202,41 @@ pub(crate) fn tail(
     rows.collect()
 }
 
+/// Matches at or above which a dims filter counts as dense: walking a
+/// time-ordered index finds a page quickly, whereas the dims index would
+/// have to read and sort every match.
+const DENSE_PROBE: i64 = 5_000;
+
+/// Whether `q`'s pod/container/rule filter matches few enough alerts (in its
+/// time range) to drive the scan from the dims index. Index-only, bounded.
+fn sparse_dims(conn: &Connection, q: &Query) -> rusqlite::Result<bool> {
+    if q.namespace.is_some() || (q.pod.is_none() && q.container.is_none() && q.rule.is_none()) {
+        return Ok(false);
+    }
+    let probe = Query {
+        min_priority: None,
+        cursor: None,
+        ..q.clone()
+    };
+    let (inner, mut args) = build_query(&probe, true);
+    // Count ids only (covered by alerts_dim_time), capped at DENSE_PROBE.
+    let inner = inner.replacen(&format!("SELECT {COLUMNS}"), "SELECT id", 1);
+    let inner = inner
+        .rsplit_once(" ORDER BY")
+        .map_or(inner.as_str(), |(head, _)| head)
+        .to_owned();
+    args.pop();
+    args.push(Value::Integer(DENSE_PROBE));
+    let sql = format!("SELECT count(*) FROM ({inner} LIMIT ?{})", args.len());
+    let n: i64 = conn
+        .prepare_cached(&sql)?
+        .query_row(rusqlite::params_from_iter(args), |r| r.get(0))?;
+    Ok(n < DENSE_PROBE)
+}
+
 pub(crate) fn query(conn: &Connection, q: &Query) -> rusqlite::Result<QueryPage> {
-    let (sql, args) = build_query(q);
+    let via_dims = sparse_dims(conn, q)?;
+    let (sql, args) = build_query(q, via_dims);
     let mut stmt = conn.prepare_cached(&sql)?;
     let mut alerts: Vec<AlertRecord> = stmt
         .query_map(rusqlite::params_from_iter(args), record)?
@@ -328,13 +368,16 @@ mod tests {
             cursor: Some(Cursor { time_ns: 5, id: 5 }),
             ..Query::default()
         };
-        let (sql, args) = build_query(&q);
+        let (sql, args) = build_query(&q, false);
         let p = plan(&conn, &sql, args);
         assert!(p.contains("INDEX alerts_ns_time"), "{p}");
-        let (sql, args) = build_query(&Query {
-            min_priority: Some(Priority::Error),
-            ..Query::default()
-        });
+        let (sql, args) = build_query(
+            &Query {
+                min_priority: Some(Priority::Error),
+                ..Query::default()
+            },
+            false,
+        );
         let p = plan(&conn, &sql, args);
         assert!(
             p.contains("INDEX alerts_time") && !p.contains("TEMP B-TREE"),
@@ -374,9 +417,26 @@ mod tests {
                 },
             ),
         ] {
-            let (sql, args) = build_query(&q);
+            let (sql, args) = build_query(&q, true);
             let p = plan(&conn, &sql, args);
             assert!(p.contains("alerts_dim_time") && p.contains(dims_idx), "{p}");
+            // Dense matches walk the time index newest-first instead.
+            let (sql, args) = build_query(&q, false);
+            let p = plan(&conn, &sql, args);
+            assert!(
+                p.contains("INDEX alerts_time") && !p.contains("TEMP B-TREE"),
+                "{p}"
+            );
         }
+        // The probe runs on the covering dims index.
+        assert!(!sparse_dims(&conn, &Query::default()).unwrap());
+        assert!(sparse_dims(
+            &conn,
+            &Query {
+                pod: Some("p".into()),
+                ..Query::default()
+            }
+        )
+        .unwrap());
     }
 }
