@@ -219,11 +219,7 @@ pub fn runtime_verdict(
         }
     }
     v.raw_lines_count = window.total();
-    v.alerts = window
-        .alerts
-        .iter()
-        .map(|a| raw_json(&a.alert.json))
-        .collect();
+    v.alerts = window.alerts.iter().map(|a| raw_json(&a.json)).collect();
     if (v.alerts.len() as u64) < v.raw_lines_count {
         v.stderr = format!(
             "alert list capped at {} of {} alerts in the window (counts are complete)",

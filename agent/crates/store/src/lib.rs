@@ -26,6 +26,6 @@ pub use gate::{
 };
 pub use query::{Cursor, GateRequest, ParamError, Query};
 pub use store::{
-    reset, AckWatch, CommitInfo, GateWindow, QueryPage, ResetMode, ResetReport, RetentionReport,
-    Store, StoreConfig, StoreStats, StoreWriter,
+    reset, AckWatch, CommitInfo, GateAlert, GateWindow, QueryPage, ResetMode, ResetReport,
+    RetentionReport, Store, StoreConfig, StoreStats, StoreWriter,
 };

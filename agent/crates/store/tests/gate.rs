@@ -5,8 +5,8 @@ mod common;
 use common::{alert, T0};
 use saker_store::gate::{coverage_gaps, MAX_GATE_ALERTS};
 use saker_store::{
-    merge_verdicts, runtime_verdict, AgentAnswer, AlertRecord, AttachInterval, Coverage,
-    DropReport, GateContext, GateRequest, GateWindow, Priority, RuntimeVerdict,
+    merge_verdicts, runtime_verdict, AgentAnswer, AttachInterval, Coverage, DropReport, GateAlert,
+    GateContext, GateRequest, GateWindow, Priority, RuntimeVerdict,
 };
 
 const SEC: i64 = 1_000_000_000;
@@ -34,15 +34,18 @@ fn window(prios: &[Priority]) -> GateWindow {
     let mut w = GateWindow::default();
     for (i, p) in prios.iter().enumerate() {
         w.counts[usize::from(p.as_u8())] += 1;
-        w.alerts.push(AlertRecord {
+        let a = alert(
+            i as u64,
+            T0 + i as i64 * SEC,
+            Some("shadow-abc"),
+            Some("p"),
+            *p,
+        );
+        w.alerts.push(GateAlert {
             id: i as i64 + 1,
-            alert: alert(
-                i as u64,
-                T0 + i as i64 * SEC,
-                Some("shadow-abc"),
-                Some("p"),
-                *p,
-            ),
+            time_ns: a.time_ns,
+            priority: *p,
+            json: a.json,
         });
     }
     w.alerts.reverse();

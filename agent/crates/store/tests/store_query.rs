@@ -394,3 +394,52 @@ fn dense_and_sparse_dims_filters_page_the_same() {
         );
     }
 }
+
+#[test]
+fn gate_window_counts_everything_and_keeps_failing_alerts_when_capped() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(cfg(dir.path())).unwrap();
+    // 4 Critical among 9 Notice; plus noise in another namespace and before the window.
+    put_all(
+        &store,
+        (0..13u64).map(|i| {
+            let p = if i % 4 == 0 {
+                Priority::Critical
+            } else {
+                Priority::Notice
+            };
+            alert(i, T0 + i as i64 * SEC, Some("shadow"), Some("p"), p)
+        }),
+    );
+    put_all(
+        &store,
+        [
+            alert(100, T0 + 5 * SEC, Some("other"), None, Priority::Critical),
+            alert(101, T0 - SEC, Some("shadow"), None, Priority::Critical),
+        ],
+    );
+    let req = saker_store::GateRequest {
+        namespace: "shadow".into(),
+        since_ns: T0,
+        threshold: Priority::Warning,
+    };
+    let full = store.gate_window(&req, 100).unwrap();
+    assert_eq!(full.total(), 13);
+    assert_eq!(full.counts[Priority::Critical.as_u8() as usize], 4);
+    assert_eq!(full.alerts.len(), 13);
+    assert!(full.alerts.windows(2).all(|w| w[0].time_ns > w[1].time_ns));
+
+    let capped = store.gate_window(&req, 6).unwrap();
+    assert_eq!(capped.total(), 13, "counts are never capped");
+    assert_eq!(capped.alerts.len(), 6);
+    let crit = capped
+        .alerts
+        .iter()
+        .filter(|a| a.priority == Priority::Critical)
+        .count();
+    assert_eq!(crit, 4, "alerts that fail the gate are listed first");
+    assert!(capped
+        .alerts
+        .windows(2)
+        .all(|w| w[0].time_ns > w[1].time_ns));
+}

@@ -21,17 +21,17 @@ impl Dims {
     /// Builds the lookup key in a reused buffer: no allocation per alert
     /// unless the combination is new.
     fn fill_key(&mut self, a: &StoredAlert) {
+        use std::fmt::Write;
         self.key.clear();
+        // Length-prefixed, so no field content can imitate a boundary; "-"
+        // keeps None apart from Some("").
         for f in [&a.namespace, &a.pod, &a.container_id] {
             match f {
-                // Distinguish None from Some(""): they are different rows.
-                None => self.key.push('\u{0}'),
+                None => self.key.push('-'),
                 Some(s) => {
-                    self.key.push('\u{1}');
-                    self.key.push_str(s);
+                    let _ = write!(self.key, "{}:{s}", s.len());
                 }
             }
-            self.key.push('\u{1f}');
         }
         self.key.push_str(&a.rule);
     }
@@ -81,4 +81,42 @@ pub(crate) fn prune(conn: &Connection) -> rusqlite::Result<usize> {
         "DELETE FROM dims WHERE NOT EXISTS (SELECT 1 FROM alerts WHERE alerts.dim = dims.id)",
         [],
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alert::Priority;
+
+    fn a(ns: Option<&str>, pod: Option<&str>, rule: &str) -> StoredAlert {
+        StoredAlert {
+            time_ns: 0,
+            rule: rule.into(),
+            priority: Priority::Notice,
+            source: String::new(),
+            hostname: String::new(),
+            namespace: ns.map(Into::into),
+            pod: pod.map(Into::into),
+            container_id: None,
+            json: "{}".into(),
+        }
+    }
+
+    #[test]
+    fn keys_do_not_collide() {
+        let mut d = Dims::default();
+        let mut keys = std::collections::HashSet::new();
+        for x in [
+            a(Some("a"), Some("b"), "r"),
+            a(Some("a"), None, "r"),
+            a(Some("a"), Some(""), "r"),
+            a(None, Some("a"), "r"),
+            a(Some("1:a"), None, "r"),
+            a(Some(""), Some(""), "r"),
+            a(Some("a"), Some("b"), "1:r"),
+        ] {
+            d.fill_key(&x);
+            assert!(keys.insert(d.key.clone()), "{:?}", d.key);
+        }
+    }
 }

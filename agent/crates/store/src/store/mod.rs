@@ -25,7 +25,7 @@ mod retention;
 mod schema;
 mod writer;
 
-pub use read::{GateWindow, QueryPage};
+pub use read::{GateAlert, GateWindow, QueryPage};
 pub use retention::RetentionReport;
 pub use schema::{StartupCheck, SyncMode, SCHEMA_VERSION};
 pub use writer::{AckWatch, CommitInfo, StoreStats, StoreWriter};

@@ -265,6 +265,16 @@ pub(crate) fn get(conn: &Connection, id: i64) -> rusqlite::Result<Option<AlertRe
         .optional()
 }
 
+/// One alert as the gate lists it: only what the verdict needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GateAlert {
+    pub id: i64,
+    pub time_ns: i64,
+    pub priority: Priority,
+    /// The Falco JSON line.
+    pub json: String,
+}
+
 /// What the store holds for one gate window.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct GateWindow {
@@ -272,7 +282,7 @@ pub struct GateWindow {
     pub counts: [u64; 8],
     /// Newest first; those at or above the threshold take precedence when
     /// the window holds more than the cap.
-    pub alerts: Vec<AlertRecord>,
+    pub alerts: Vec<GateAlert>,
 }
 
 impl GateWindow {
@@ -281,14 +291,29 @@ impl GateWindow {
     }
 }
 
+fn gate_alert(r: &Row<'_>) -> rusqlite::Result<GateAlert> {
+    let p: i64 = r.get(2)?;
+    Ok(GateAlert {
+        id: r.get(0)?,
+        time_ns: r.get(1)?,
+        priority: u8::try_from(p)
+            .ok()
+            .and_then(Priority::from_u8)
+            .unwrap_or(Priority::Debug),
+        json: r.get(3)?,
+    })
+}
+
 pub(crate) fn gate_window(
     conn: &Connection,
     req: &GateRequest,
     max_alerts: usize,
 ) -> rusqlite::Result<GateWindow> {
+    // One read snapshot, so the counts and the list agree exactly.
+    let tx = conn.unchecked_transaction()?;
     let mut w = GateWindow::default();
     // Counted from the (namespace, time_ns, priority) index alone.
-    let mut stmt = conn.prepare_cached(
+    let mut stmt = tx.prepare_cached(
         "SELECT priority, count(*) FROM alerts WHERE namespace = ?1 AND time_ns >= ?2 \
          GROUP BY priority",
     )?;
@@ -300,35 +325,36 @@ pub(crate) fn gate_window(
         let slot = usize::try_from(p).unwrap_or(7).min(7);
         w.counts[slot] += n.max(0) as u64;
     }
-    let thr = i64::from(req.threshold.as_u8());
-    let fetch = |sql: &str, limit: usize| -> rusqlite::Result<Vec<AlertRecord>> {
+    drop(stmt);
+    const SELECT: &str = "SELECT id, time_ns, priority, json FROM alerts \
+                          WHERE namespace = ?1 AND time_ns >= ?2";
+    const ORDER: &str = "ORDER BY time_ns DESC, id DESC LIMIT ?3";
+    let fetch = |filter: &str, thr: Option<i64>, limit: usize| {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        conn.prepare_cached(sql)?
-            .query_map(
-                params![req.namespace, req.since_ns, thr, limit as i64],
-                record,
-            )?
-            .collect()
+        let mut stmt = tx.prepare_cached(&format!("{SELECT} {filter} {ORDER}"))?;
+        let lim = limit as i64;
+        match thr {
+            Some(t) => stmt
+                .query_map(params![req.namespace, req.since_ns, lim, t], gate_alert)?
+                .collect::<rusqlite::Result<Vec<_>>>(),
+            None => stmt
+                .query_map(params![req.namespace, req.since_ns, lim], gate_alert)?
+                .collect(),
+        }
     };
-    let mut alerts = fetch(
-        &format!(
-            "SELECT {COLUMNS} FROM alerts WHERE namespace = ?1 AND time_ns >= ?2 \
-             AND priority <= ?3 ORDER BY time_ns DESC, id DESC LIMIT ?4"
-        ),
-        max_alerts,
-    )?;
-    let below = fetch(
-        &format!(
-            "SELECT {COLUMNS} FROM alerts WHERE namespace = ?1 AND time_ns >= ?2 \
-             AND priority > ?3 ORDER BY time_ns DESC, id DESC LIMIT ?4"
-        ),
-        max_alerts - alerts.len(),
-    )?;
-    alerts.extend(below);
-    alerts.sort_by_key(|a| std::cmp::Reverse((a.alert.time_ns, a.id)));
-    w.alerts = alerts;
+    if w.total() <= max_alerts as u64 {
+        // The usual case: everything fits, one ordered scan.
+        w.alerts = fetch("", None, max_alerts)?;
+    } else {
+        let thr = i64::from(req.threshold.as_u8());
+        let mut alerts = fetch("AND priority <= ?4", Some(thr), max_alerts)?;
+        let below = fetch("AND priority > ?4", Some(thr), max_alerts - alerts.len())?;
+        alerts.extend(below);
+        alerts.sort_by_key(|a| std::cmp::Reverse((a.time_ns, a.id)));
+        w.alerts = alerts;
+    }
     Ok(w)
 }
 
