@@ -218,13 +218,16 @@ fn main() {
     let st = store.stats();
     println!(
         "gate query (namespace + 5m window) at {QUERIES_PER_SEC}/s for {query_secs}s while writing \
-         {:.0} alerts/s: {} queries, avg {:.1} alerts/window, p50 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
+         {:.0} alerts/s: {} queries, avg {:.1} alerts/window, p50 {:.3} ms, p90 {:.3} ms, \
+         p99 {:.3} ms, max {:.3} ms, {} over 5 ms",
         written.load(Ordering::Relaxed) as f64 / query_secs as f64,
         lat.len(),
         alerts_seen.load(Ordering::Relaxed) as f64 / lat.len().max(1) as f64,
         pct(&lat, 0.50).as_secs_f64() * 1e3,
+        pct(&lat, 0.90).as_secs_f64() * 1e3,
         pct(&lat, 0.99).as_secs_f64() * 1e3,
         lat.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
+        lat.iter().filter(|d| d.as_millis() >= 5).count(),
     );
     println!(
         "store: committed {}, dropped {}, write_failed {}, disk {:.1} MiB, loadavg {}",

@@ -132,11 +132,13 @@ impl Store {
                 .spawn(move || writer::run(state, rx, shared))
                 .map_err(|e| StoreError::Thread(e.to_string()))?
         };
+        let readers = read::ReaderPool::new(db_path.clone());
+        readers.warm(4);
         Ok(Store {
             shared,
             tx,
             thread: Mutex::new(Some(thread)),
-            readers: read::ReaderPool::new(db_path.clone()),
+            readers,
             db_path,
             _lock: lock,
         })

@@ -29,6 +29,17 @@ impl ReaderPool {
         }
     }
 
+    /// Opens `n` connections ahead of need, so the first queries after
+    /// start do not pay for opening one (and reading the schema).
+    pub(crate) fn warm(&self, n: usize) {
+        let opened: Vec<Connection> = (0..n.min(POOL_IDLE_MAX))
+            .filter_map(|_| open_reader(&self.path).ok())
+            .collect();
+        if let Ok(mut v) = self.idle.lock() {
+            v.extend(opened);
+        }
+    }
+
     pub(crate) fn with<T>(
         &self,
         f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
