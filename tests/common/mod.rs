@@ -2,6 +2,7 @@
 //! real `saker` binary while a workload runs.
 #![allow(dead_code)]
 
+pub mod agent;
 pub mod capture;
 pub mod container;
 

@@ -1,0 +1,577 @@
+//! End to end: `saker run` with the upstream rules on the real kernel, in
+//! real containers, with its API, its sinks and its reloads.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::agent::{free_port, http_get, RunningAgent};
+use common::container::Container;
+use common::{falco_upstream, privileged};
+use serde_json::Value;
+
+fn stable_rules() -> String {
+    falco_upstream()
+        .join("falco_rules.yaml")
+        .display()
+        .to_string()
+}
+
+fn shadow_read(a: &Value) -> bool {
+    a["rule"] == "Read sensitive file untrusted" && a["output_fields"]["fd.name"] == "/etc/shadow"
+}
+
+fn read_shadow_on_host() {
+    let st = Command::new("cat")
+        .arg("/etc/shadow")
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success());
+}
+
+#[test]
+fn upstream_rule_fires_in_falco_json_and_health_metrics_answer() {
+    if !privileged("upstream_rule_fires_in_falco_json_and_health_metrics_answer") {
+        return;
+    }
+    let agent = RunningAgent::start("basic", &["-r", &stable_rules()]);
+    let (status, body) = agent.get("/healthz");
+    assert_eq!((status, body.trim()), (200, r#"{"status":"ok"}"#));
+    read_shadow_on_host();
+    let a = agent.wait_alert("cat /etc/shadow", shadow_read);
+    let keys: Vec<&str> = a.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(
+        keys,
+        [
+            "hostname",
+            "output",
+            "output_fields",
+            "priority",
+            "rule",
+            "source",
+            "tags",
+            "time"
+        ]
+    );
+    assert_eq!(a["priority"], "Warning");
+    assert_eq!(a["source"], "syscall");
+    let of = &a["output_fields"];
+    assert_eq!(of["proc.name"], "cat");
+    assert_eq!(of["proc.cmdline"], "cat /etc/shadow");
+    assert_eq!(of["container.id"], "host");
+    assert_eq!(
+        of["user.name"], "root",
+        "user names come from the host's passwd"
+    );
+    assert!(of["evt.time"].is_i64(), "evt.time is int ns: {of}");
+    let time = a["time"].as_str().unwrap();
+    assert!(
+        time.ends_with('Z') && time.len() == 30,
+        "RFC 3339 with ns: {time}"
+    );
+    assert!(a["output"]
+        .as_str()
+        .unwrap()
+        .contains(": Warning Sensitive file opened for reading"));
+
+    let (status, metrics) = agent.get("/metrics");
+    assert_eq!(status, 200);
+    assert!(
+        metrics.contains(r#"falcosecurity_falco_rules_matches_total{rule_name="Read sensitive file untrusted",priority="Warning",source="syscall"}"#),
+        "{metrics}"
+    );
+    for name in [
+        "falcosecurity_scap_n_evts_total",
+        "falcosecurity_scap_n_drops_total",
+        "falcosecurity_falco_outputs_queue_num_drops_total",
+        "saker_capture_records_total",
+    ] {
+        assert!(metrics.contains(name), "{name} missing from /metrics");
+    }
+    let (status, v) = agent.get("/versions");
+    assert_eq!(status, 200);
+    assert!(v.contains("\"engine_version\":\"0.57.0\""), "{v}");
+
+    // The history has it too.
+    let (status, body) = agent.get("/v1/alerts?rule=Read%20sensitive%20file%20untrusted&since=5m");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("/etc/shadow"), "{body}");
+    let (status, body) = agent.get("/v1/alerts?since=yesterday-ish");
+    assert_eq!(status, 400);
+    assert!(body.contains("\"parameter\":\"since\""), "{body}");
+    assert!(agent.stop().success());
+}
+
+#[test]
+fn gate_answers_for_a_real_container_namespace() {
+    if !privileged("gate_answers_for_a_real_container_namespace") {
+        return;
+    }
+    let svc = common::container::PodmanService::start().expect("podman system service");
+    let c = Container::start(
+        "gate",
+        &[
+            ("io.kubernetes.pod.namespace", "shadow-abc"),
+            ("io.kubernetes.pod.name", "web-0"),
+        ],
+    );
+    let sockets = format!("container.docker_sockets=[{}]", svc.socket.display());
+    let agent = RunningAgent::start(
+        "gate",
+        &[
+            "-r",
+            &stable_rules(),
+            "-o",
+            &sockets,
+            "-o",
+            "container.cri_sockets=[]",
+        ],
+    );
+    let since = saker_since();
+    // Metadata is fetched off the event path; a first command warms it.
+    c.exec("echo 'root:*:19000:0:99999:7:::' > /etc/shadow");
+    std::thread::sleep(Duration::from_secs(2));
+    c.exec("cat /etc/shadow > /dev/null");
+    let a = agent.wait_alert("cat /etc/shadow in the container", |a| {
+        shadow_read(a) && a["output_fields"]["k8s.ns.name"] == "shadow-abc"
+    });
+    let of = &a["output_fields"];
+    assert_eq!(of["container.id"].as_str().unwrap(), &c.id[..12]);
+    assert_eq!(of["k8s.pod.name"], "web-0");
+    assert_eq!(of["container.image.repository"], "localhost/saker-test");
+    assert_eq!(of["container.image.tag"], "1");
+
+    // Give the store its batch interval.
+    std::thread::sleep(Duration::from_secs(1));
+    let (status, body) = agent.get(&format!(
+        "/v1/gate/runtime?namespace=shadow-abc&since={since}&severity_threshold=WARNING"
+    ));
+    assert_eq!(status, 200, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["tool"], "falco");
+    assert_eq!(v["passed"], false, "{v}");
+    assert_eq!(v["skipped"], false, "{v}");
+    assert!(v["alert_count"].as_u64().unwrap() >= 1, "{v}");
+    assert!(v["summary"]["warning"].as_u64().unwrap() >= 1, "{v}");
+    assert!(
+        v["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x.to_string().contains("/etc/shadow")),
+        "{v}"
+    );
+
+    let (_, body) = agent.get(&format!(
+        "/v1/gate/runtime?namespace=other-ns&since={since}&severity_threshold=WARNING"
+    ));
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        (v["passed"].clone(), v["alert_count"].clone()),
+        (Value::Bool(true), Value::from(0)),
+        "{v}"
+    );
+
+    let (_, body) = agent.get(&format!(
+        "/v1/gate/runtime?namespace=shadow-abc&since={since}&severity_threshold=CRITICAL"
+    ));
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["passed"], true, "{v}");
+    assert_eq!(v["alert_count"], 0, "{v}");
+    drop(c);
+    assert!(agent.stop().success());
+}
+
+/// RFC 3339 "now" for a `since` that the agent covers.
+fn saker_since() -> String {
+    let out = Command::new("date")
+        .args(["-u", "+%Y-%m-%dT%H:%M:%S.%NZ"])
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// A loopback HTTP receiver recording each request: (headers, body).
+fn receiver() -> (u16, Arc<Mutex<Vec<(String, String)>>>) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let g = got.clone();
+    std::thread::spawn(move || {
+        for conn in l.incoming() {
+            let Ok(mut s) = conn else { continue };
+            let g = g.clone();
+            std::thread::spawn(move || {
+                let mut r = BufReader::new(s.try_clone().unwrap());
+                loop {
+                    let mut head = String::new();
+                    let mut len = 0usize;
+                    loop {
+                        let mut line = String::new();
+                        if r.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                            len = v.trim().parse().unwrap_or(0);
+                        }
+                        if line == "\r\n" {
+                            break;
+                        }
+                        head.push_str(&line);
+                    }
+                    let mut body = vec![0u8; len];
+                    if r.read_exact(&mut body).is_err() {
+                        return;
+                    }
+                    g.lock()
+                        .unwrap()
+                        .push((head, String::from_utf8_lossy(&body).into_owned()));
+                    let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+                }
+            });
+        }
+    });
+    (port, got)
+}
+
+#[test]
+fn falcosidekick_receives_the_shape_it_requires() {
+    if !privileged("falcosidekick_receives_the_shape_it_requires") {
+        return;
+    }
+    let (port, got) = receiver();
+    let url = format!("http_output.url=http://127.0.0.1:{port}/");
+    let agent = RunningAgent::start(
+        "sidekick",
+        &[
+            "-r",
+            &stable_rules(),
+            "-o",
+            "http_output.enabled=true",
+            "-o",
+            &url,
+        ],
+    );
+    read_shadow_on_host();
+    agent.wait_alert("cat /etc/shadow", shadow_read);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while got.lock().unwrap().is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let posts = got.lock().unwrap().clone();
+    assert!(!posts.is_empty(), "nothing was posted");
+    for (head, body) in &posts {
+        assert!(head.starts_with("POST / HTTP/1.1"), "{head}");
+        assert!(
+            head.to_ascii_lowercase()
+                .contains("content-type: application/json"),
+            "{head}"
+        );
+        let v: Value = serde_json::from_str(body).expect("JSON body");
+        assert!(v["rule"].is_string());
+        let p = v["priority"].as_str().unwrap();
+        assert!([
+            "Emergency",
+            "Alert",
+            "Critical",
+            "Error",
+            "Warning",
+            "Notice",
+            "Informational",
+            "Debug"
+        ]
+        .contains(&p));
+        assert!(v["time"].is_string());
+        assert!(!v["output_fields"].as_object().unwrap().is_empty());
+    }
+    assert!(posts
+        .iter()
+        .any(|(_, b)| b.contains("Read sensitive file untrusted")));
+    agent.stop();
+}
+
+#[test]
+fn dead_or_hanging_http_sink_never_costs_an_alert_elsewhere() {
+    if !privileged("dead_or_hanging_http_sink_never_costs_an_alert_elsewhere") {
+        return;
+    }
+    // Accepts connections and never answers.
+    let hang = TcpListener::bind("127.0.0.1:0").unwrap();
+    let hang_port = hang.local_addr().unwrap().port();
+    let _keep = std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for c in hang.incoming().flatten() {
+            held.push(c);
+        }
+    });
+    let dir = common::TempDir::new("trouble-file");
+    let file = dir.path().join("alerts.jsonl");
+    let args = [
+        "-r".to_string(),
+        stable_rules(),
+        "-o".into(),
+        "http_output.enabled=true".into(),
+        "-o".into(),
+        format!("http_output.url=http://127.0.0.1:{hang_port}/"),
+        "-o".into(),
+        "output_timeout=200".into(),
+        "-o".into(),
+        "file_output.enabled=true".into(),
+        "-o".into(),
+        "file_output.keep_alive=true".into(),
+        "-o".into(),
+        format!("file_output.filename={}", file.display()),
+    ];
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let agent = RunningAgent::start("trouble", &argv);
+    let n = 300;
+    // The marker in the command line tells our alerts from anyone else's.
+    let marker = format!("saker_trouble_{}", std::process::id());
+    common::capture::python(&format!(
+        "{marker} = {n}\nfor i in range({marker}):\n    open('/etc/shadow').close()\n"
+    ));
+    let ours = |a: &Value| {
+        shadow_read(a)
+            && a["output_fields"]["proc.cmdline"]
+                .as_str()
+                .is_some_and(|c| c.contains(&marker))
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while agent.count_alerts(ours) < n && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(
+        agent.count_alerts(ours),
+        n,
+        "stdout got every alert despite the hung HTTP sink"
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    let lines = std::fs::read_to_string(&file).unwrap();
+    let in_file = lines
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|a| ours(a))
+        .count();
+    assert_eq!(in_file, n, "the file sink got every alert");
+    let (_, metrics) = agent.get("/metrics");
+    let http_lost: u64 = metrics
+        .lines()
+        .filter(|l| {
+            l.starts_with("saker_output_alerts_total{sink=\"http\"")
+                && !l.contains("result=\"sent\"")
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum();
+    assert!(
+        http_lost > 0,
+        "the hung sink's timeouts and failures are counted:\n{metrics}"
+    );
+    assert!(
+        metrics.contains("falcosecurity_falco_outputs_queue_num_drops_total"),
+        "{metrics}"
+    );
+    agent.stop();
+}
+
+const RULE_A: &str = r#"
+- rule: Marker A opened
+  desc: test
+  condition: evt.type in (open, openat) and fd.name endswith /saker-marker-a
+  output: marker a opened (file=%fd.name)
+  priority: WARNING
+"#;
+
+const RULE_B: &str = r#"
+- rule: Marker B opened
+  desc: test
+  condition: evt.type in (open, openat) and fd.name endswith /saker-marker-b
+  output: marker b opened (file=%fd.name)
+  priority: ERROR
+"#;
+
+#[test]
+fn reload_keeps_old_rules_on_error_and_adds_new_ones() {
+    if !privileged("reload_keeps_old_rules_on_error_and_adds_new_ones") {
+        return;
+    }
+    let dir = common::TempDir::new("reload");
+    let rules = dir.path().join("rules.yaml");
+    let marker_a = dir.path().join("saker-marker-a");
+    let marker_b = dir.path().join("saker-marker-b");
+    std::fs::write(&marker_a, "a").unwrap();
+    std::fs::write(&marker_b, "b").unwrap();
+    std::fs::write(&rules, RULE_A).unwrap();
+    // Watching off: this test counts SIGHUP reloads exactly.
+    let agent = RunningAgent::start(
+        "reload",
+        &[
+            "-r",
+            rules.to_str().unwrap(),
+            "-o",
+            "watch_config_files=false",
+        ],
+    );
+    let open = |p: &std::path::Path| {
+        std::fs::read(p).unwrap();
+    };
+    open(&marker_a);
+    agent.wait_alert("marker a", |a| a["rule"] == "Marker A opened");
+
+    std::fs::write(
+        &rules,
+        "- rule: broken\n  condition: (evt.type = open\n  output: x\n  priority: INFO\n  desc: d\n",
+    )
+    .unwrap();
+    agent.signal(libc::SIGHUP);
+    std::thread::sleep(Duration::from_secs(2));
+    let before = agent.count_alerts(|a| a["rule"] == "Marker A opened");
+    open(&marker_a);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while agent.count_alerts(|a| a["rule"] == "Marker A opened") == before {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the old rules stopped matching after a broken reload"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (_, m) = agent.get("/metrics");
+    assert!(
+        m.contains("saker_rules_reloads_total{result=\"failed\"} 1"),
+        "{m}"
+    );
+    assert!(
+        agent.stderr_text().contains("reload rejected"),
+        "the error is logged"
+    );
+
+    std::fs::write(&rules, format!("{RULE_A}\n{RULE_B}")).unwrap();
+    agent.signal(libc::SIGHUP);
+    std::thread::sleep(Duration::from_secs(2));
+    open(&marker_b);
+    let b = agent.wait_alert("marker b after reload", |a| a["rule"] == "Marker B opened");
+    assert_eq!(b["priority"], "Error");
+    let (_, m) = agent.get("/metrics");
+    assert!(
+        m.contains("saker_rules_reloads_total{result=\"ok\"} 1"),
+        "{m}"
+    );
+    assert!(agent.stop().success());
+}
+
+#[test]
+fn a_changed_rules_file_reloads_without_a_signal() {
+    if !privileged("a_changed_rules_file_reloads_without_a_signal") {
+        return;
+    }
+    let dir = common::TempDir::new("watch");
+    let rules = dir.path().join("rules.yaml");
+    let marker_b = dir.path().join("saker-marker-b");
+    std::fs::write(&marker_b, "b").unwrap();
+    std::fs::write(&rules, RULE_A).unwrap();
+    let agent = RunningAgent::start("watch", &["-r", rules.to_str().unwrap()]);
+    std::thread::sleep(Duration::from_millis(1100));
+    std::fs::write(&rules, format!("{RULE_A}\n{RULE_B}")).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, m) = agent.get("/metrics");
+        if m.contains("saker_rules_reloads_total{result=\"ok\"} 1") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no reload after the file changed:\n{m}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::fs::read(&marker_b).unwrap();
+    agent.wait_alert("marker b after the watched file changed", |a| {
+        a["rule"] == "Marker B opened"
+    });
+    assert!(agent.stop().success());
+}
+
+#[test]
+fn api_token_is_enforced_everywhere_but_healthz() {
+    if !privileged("api_token_is_enforced_everywhere_but_healthz") {
+        return;
+    }
+    let dir = common::TempDir::new("token");
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, "s3cret-token\n").unwrap();
+    let opt = format!("api.auth.token_file={}", token_file.display());
+    let mut agent = RunningAgent::start("auth", &["-r", &stable_rules(), "-o", &opt]);
+    assert_eq!(agent.get("/healthz").0, 200);
+    for path in [
+        "/metrics",
+        "/versions",
+        "/v1/alerts",
+        "/v1/gate/runtime?namespace=x&since=5m",
+    ] {
+        assert_eq!(agent.get(path).0, 401, "{path} without a token");
+        assert_eq!(
+            http_get(agent.port, path, Some("s3cret-tokeX")).0,
+            401,
+            "{path} with a wrong token"
+        );
+    }
+    agent.token = Some("s3cret-token".into());
+    assert_eq!(agent.get("/metrics").0, 200);
+    assert_eq!(agent.get("/v1/gate/runtime?namespace=x&since=5m").0, 200);
+    agent.stop();
+}
+
+#[test]
+fn config_errors_are_clear_and_fail_fast() {
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_saker"))
+            .arg("run")
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let dir = common::TempDir::new("cfg");
+    let cfg = dir.path().join("saker.yaml");
+    std::fs::write(&cfg, "json_output: true\nhttp_output:\n  urll: http://x\n").unwrap();
+    let (code, err) = run(&["-c", cfg.to_str().unwrap(), "-r", "/nonexistent/rules.yaml"]);
+    assert!(
+        err.contains("unknown key http_output.urll"),
+        "unknown keys warn: {err}"
+    );
+    assert_ne!(code, Some(0));
+    assert!(
+        err.contains("rules file /nonexistent/rules.yaml does not exist"),
+        "{err}"
+    );
+
+    let (code, err) = run(&["-o", "webserver.listen_port=abc", "-r", &stable_rules()]);
+    assert_ne!(code, Some(0));
+    assert!(
+        err.contains("webserver.listen_port") && err.contains("expected"),
+        "bad type names the key: {err}"
+    );
+
+    let (code, err) = run(&["-o", "json_output", "-r", &stable_rules()]);
+    assert_ne!(code, Some(0));
+    assert!(err.contains("json_output"), "a bad -o is named: {err}");
+
+    std::fs::write(&cfg, "webserver:\n  listen_port: [1, 2]\n").unwrap();
+    let (code, err) = run(&["-c", cfg.to_str().unwrap(), "-r", &stable_rules()]);
+    assert_ne!(code, Some(0));
+    assert!(
+        err.contains("saker.yaml") && err.contains("webserver.listen_port"),
+        "{err}"
+    );
+    for e in [&err] {
+        assert!(!e.contains("panicked"), "{e}");
+    }
+    let _ = free_port();
+}
