@@ -105,6 +105,33 @@ fn execve_with_argv_exe_and_parent() {
 }
 
 #[test]
+fn execveat_of_an_fd_pairs_its_exit() {
+    if !privileged("execveat_of_an_fd_pairs_its_exit") {
+        return;
+    }
+    // The kernel reports a successful execveat's exit under execve's number;
+    // the record must still say execveat, with its arguments.
+    let cap = Capture::start(&["--syscalls", "execveat"]);
+    let pid = python("import os\nfd = os.open('/bin/true', os.O_RDONLY)\nos.execve(fd, ['true', 'saker-fexecve'], {})\n");
+    let out = cap.stop();
+    let e: Vec<_> = out.find(|e| is(e, "execveat", pid)).collect();
+    assert_eq!(e.len(), 1, "one execveat for {pid}");
+    assert_eq!(e[0]["evt.res"], 0);
+    assert_eq!(e[0]["evt.args"]["pathname"], "");
+    assert_eq!(e[0]["evt.args"]["flags"], 0x1000, "AT_EMPTY_PATH");
+    assert_eq!(
+        e[0]["evt.args"]["args"],
+        serde_json::json!(["true", "saker-fexecve"])
+    );
+    assert_eq!(e[0]["proc.name"], "true");
+    assert_eq!(
+        out.find(|e| e["evt.type"] == "execve").count(),
+        0,
+        "execve was not asked for"
+    );
+}
+
+#[test]
 fn connect_to_loopback_listener() {
     if !privileged("connect_to_loopback_listener") {
         return;

@@ -575,3 +575,77 @@ fn config_errors_are_clear_and_fail_fast() {
     }
     let _ = free_port();
 }
+
+#[test]
+fn corrupt_store_refuses_to_start_and_store_reset_recovers() {
+    if !privileged("corrupt_store_refuses_to_start_and_store_reset_recovers") {
+        return;
+    }
+    let dir = common::TempDir::new("corrupt");
+    let store = dir.path().join("store");
+    std::fs::create_dir_all(&store).unwrap();
+    std::fs::write(store.join("alerts.db"), vec![0x5au8; 8192]).unwrap();
+    let opt = format!("store.path={}", store.display());
+    let out = Command::new(env!("CARGO_BIN_EXE_saker"))
+        .args([
+            "run",
+            "-r",
+            &stable_rules(),
+            "-o",
+            &opt,
+            "-o",
+            "webserver.enabled=false",
+            "--duration",
+            "1s",
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(
+        out.status.code(),
+        Some(0),
+        "must refuse a corrupt store: {err}"
+    );
+    assert!(
+        err.contains("alerts.db") && err.contains("--store-reset"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read(store.join("alerts.db")).unwrap(),
+        vec![0x5au8; 8192],
+        "never wiped silently"
+    );
+
+    let out = Command::new(env!("CARGO_BIN_EXE_saker"))
+        .args([
+            "run",
+            "-r",
+            &stable_rules(),
+            "-o",
+            &opt,
+            "-o",
+            "webserver.enabled=false",
+            "--store-reset",
+            "--duration",
+            "2s",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let aside: Vec<_> = std::fs::read_dir(&store)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        aside
+            .iter()
+            .any(|n| n.starts_with("alerts.db") && n != "alerts.db"),
+        "old file moved aside: {aside:?}"
+    );
+}

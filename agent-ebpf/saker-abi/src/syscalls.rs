@@ -83,6 +83,10 @@ pub mod plan_flags {
     pub const AT_ENTER: u8 = 2;
     /// The syscall creates a task; its child sees a `CLONE_CHILD` record.
     pub const CLONE: u8 = 4;
+    /// The syscall replaces the program. A successful execveat may return
+    /// through the execve exit tracepoint (the kernel reports the exec's exit
+    /// under execve's number), so exits pair with enters across this family.
+    pub const EXEC: u8 = 8;
 }
 
 /// The `PLANS` map value for one syscall number.
@@ -151,7 +155,7 @@ mod x86_64 {
         (@arg $k:ident) => { ($k, 0) };
     }
 
-    use plan_flags::{AT_ENTER, CLONE};
+    use plan_flags::{AT_ENTER, CLONE, EXEC};
 
     /// Every syscall saker can capture, x86_64 numbering.
     pub const SYSCALLS: &[SyscallDef] = &[
@@ -229,7 +233,7 @@ mod x86_64 {
             "execve",
             ["filename", "args", "envp"],
             [Path, Argv, N],
-            AT_ENTER
+            AT_ENTER | EXEC
         ),
         sys!(62, "kill", ["pid", "sig"], [Int, Int]),
         sys!(72, "fcntl", ["fd", "cmd", "arg"], [Fd, Int, Int]),
@@ -345,7 +349,7 @@ mod x86_64 {
             "execveat",
             ["dirfd", "pathname", "args", "envp", "flags"],
             [Fd, Path, Argv, N, Int],
-            AT_ENTER
+            AT_ENTER | EXEC
         ),
         sys!(323, "userfaultfd", ["flags"], [Int]),
         sys!(435, "clone3", ["cl_args", "size"], [CloneArgs, Int], CLONE),

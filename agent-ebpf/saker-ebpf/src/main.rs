@@ -87,11 +87,7 @@ fn interesting(ctx: &TracePointContext, cfg: &Config) -> Option<u32> {
         return None;
     }
     let nr = nr as u32;
-    let word = INTEREST.get(nr >> 6)?;
-    if word & (1u64 << (nr & 63)) == 0 {
-        return None;
-    }
-    Some(nr)
+    wanted(nr).then_some(nr)
 }
 
 #[inline(always)]
@@ -152,16 +148,33 @@ pub fn saker_sys_exit(ctx: TracePointContext) -> u32 {
     0
 }
 
+/// The syscall number in a tracepoint record, in range, interest unchecked.
+#[inline(always)]
+fn record_nr(ctx: &TracePointContext, cfg: &Config) -> Option<u32> {
+    // SAFETY: reading our own tracepoint record at an offset tracefs gave us.
+    let nr: i32 = unsafe { ctx.read_at(cfg.tp_nr_off as usize) }.ok()?;
+    if nr < 0 || nr as usize >= MAX_SYSCALLS {
+        return None;
+    }
+    Some(nr as u32)
+}
+
+#[inline(always)]
+fn wanted(nr: u32) -> bool {
+    INTEREST
+        .get(nr >> 6)
+        .is_some_and(|w| w & (1u64 << (nr & 63)) != 0)
+}
+
 fn try_sys_exit(ctx: &TracePointContext) -> Option<()> {
     let cfg = config()?;
-    let nr = interesting(ctx, cfg)?;
+    let exit_nr = record_nr(ctx, cfg)?;
     let ids = task::Ids::current();
     if ids.tgid == cfg.self_tgid {
         return None;
     }
     // SAFETY: our own record, offset from tracefs.
     let res: i64 = unsafe { ctx.read_at(cfg.tp_exit_ret_off as usize) }.ok()?;
-    let plan = plan(nr)?;
 
     // SAFETY: the value is copied out before the entry is removed.
     let stash = match unsafe { STASH.get(&ids.tid) } {
@@ -169,12 +182,13 @@ fn try_sys_exit(ctx: &TracePointContext) -> Option<()> {
         None => {
             // No enter half: either out of scope, or a new task returning from
             // clone into itself. Only the latter is ours to report.
-            if plan.flags & plan_flags::CLONE != 0 && res == 0 {
+            let plan = plan(exit_nr)?;
+            if wanted(exit_nr) && plan.flags & plan_flags::CLONE != 0 && res == 0 {
                 let ns = task::in_scope(cfg, &ids)?;
                 emit::record(
                     cfg,
                     kind::CLONE_CHILD,
-                    nr,
+                    exit_nr,
                     &[0; 6],
                     0,
                     plan,
@@ -187,9 +201,25 @@ fn try_sys_exit(ctx: &TracePointContext) -> Option<()> {
         }
     };
     let _ = STASH.remove(&ids.tid);
-    if stash.nr != nr {
-        // A stale entry from a syscall whose exit we never saw (the agent
-        // attached between its enter and exit): nothing to pair it with.
+    // The enter half decides which syscall this was: a successful execveat
+    // returns through execve's exit tracepoint.
+    let nr = stash.nr;
+    // A plain flag, not an Option<&plan>: LLVM turns the latter into pointer
+    // masking, which the verifier rejects.
+    let exit_is_exec = match PLANS.get(exit_nr) {
+        Some(p) => p.flags & plan_flags::EXEC != 0,
+        None => false,
+    };
+    let plan = plan(nr)?;
+    if nr != exit_nr {
+        let same_family = plan.flags & plan_flags::EXEC != 0 && exit_is_exec;
+        if !same_family {
+            // A stale entry from a syscall whose exit we never saw (the agent
+            // attached between its enter and exit): nothing to pair it with.
+            return None;
+        }
+    }
+    if !wanted(nr) {
         return None;
     }
     let ns = task::in_scope(cfg, &ids)?;

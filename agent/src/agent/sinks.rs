@@ -33,6 +33,11 @@ pub struct SinkHandles {
 impl SinkHandles {
     pub fn start(opts: &AgentOptions, shared: &Arc<Shared>) -> anyhow::Result<SinkHandles> {
         let outputs = Arc::new(Outputs::start(&opts.outputs)?);
+        if let (true, Some(cfg)) = (opts.store_reset, &opts.store) {
+            let report = saker_store::reset(&cfg.path, saker_store::ResetMode::MoveAside)
+                .map_err(|e| anyhow::anyhow!("--store-reset: {e}"))?;
+            tracing::warn!(?report, "--store-reset: the old store was moved aside");
+        }
         let store = match &opts.store {
             Some(cfg) => Some(Arc::new(saker_store::Store::open(cfg.clone()).map_err(
                 |e| anyhow::anyhow!("{e}\n(start with --store-reset to move the old store aside)"),

@@ -8,7 +8,7 @@ use aya::maps::{Array, MapData, PerCpuArray, RingBuf};
 use aya::programs::{RawTracePoint, TracePoint};
 use aya::{Ebpf, EbpfLoader};
 use saker_abi::{
-    counter, names, scope, syscalls, Config, SyscallPlan, INTEREST_WORDS, MAX_SYSCALLS,
+    counter, names, plan_flags, scope, syscalls, Config, SyscallPlan, INTEREST_WORDS, MAX_SYSCALLS,
 };
 
 use super::btf::Btf;
@@ -157,7 +157,22 @@ impl Probe {
     /// attached; ones dropped stay attached but are filtered by the bitmap
     /// in the kernel, so a change never opens a window without capture.
     pub fn set_interest(&mut self, set: &SyscallSet) -> Result<(), CaptureError> {
-        for nr in set.iter() {
+        // An exec's exit may come through another exec syscall's tracepoint
+        // (see plan_flags::EXEC): wanting one means attaching them all. The
+        // bitmap still reports only what was asked for.
+        let mut attach = set.clone();
+        if set
+            .iter()
+            .any(|nr| syscalls::by_nr(nr).is_some_and(|d| d.flags & plan_flags::EXEC != 0))
+        {
+            for d in syscalls::SYSCALLS
+                .iter()
+                .filter(|d| d.flags & plan_flags::EXEC != 0)
+            {
+                attach.insert(d.nr);
+            }
+        }
+        for nr in attach.iter() {
             if self.attached.contains(&nr) {
                 continue;
             }

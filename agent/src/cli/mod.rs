@@ -1,6 +1,8 @@
 //! Command line: `saker capture`, and the other subcommands as they land.
 
 mod capture;
+mod gate;
+mod rules;
 pub mod run;
 
 use std::process::ExitCode;
@@ -27,6 +29,18 @@ pub enum Command {
     Run(run::RunArgs),
     /// Print raw syscall events as JSON lines (like `sysdig -j`).
     Capture(capture::CaptureArgs),
+    /// Validate or list Falco rules files.
+    #[command(subcommand)]
+    Rules(rules::RulesCommand),
+    /// Every field conditions and outputs can use.
+    Fields {
+        /// One JSON object per field.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Shadow-gate verdicts from running agents.
+    #[command(subcommand)]
+    Gate(gate::GateCommand),
 }
 
 pub fn init_logging(verbose: u8) {
@@ -47,5 +61,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Run(args) => run::run(args),
         Command::Capture(args) => capture::run(args),
+        Command::Rules(cmd) => rules::run(cmd),
+        Command::Fields { json } => Ok(rules::fields(json)),
+        Command::Gate(cmd) => gate::run(cmd),
     }
 }

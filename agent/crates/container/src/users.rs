@@ -150,6 +150,11 @@ impl UsersCache {
     /// Loads from an explicit root (tests, or a rootfs path already known).
     pub fn load(&self, key: &str, root: &Path) -> Arc<UserDb> {
         let db = Arc::new(UserDb::load(root));
+        // The root of a process that already exited reads as empty; caching
+        // that would hide every name in the container until the refresh.
+        if db.users.is_empty() && db.groups.is_empty() && !root.exists() {
+            return db;
+        }
         let slot = Slot {
             db: db.clone(),
             loaded: Instant::now(),
@@ -209,6 +214,18 @@ fn stamp(root: &Path) -> (Option<SystemTime>, Option<SystemTime>) {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_vanished_root_is_not_cached() {
+        let cache = UsersCache::new("/proc", std::time::Duration::from_secs(30));
+        let db = cache.load("c1", std::path::Path::new("/nonexistent/proc/999999/root"));
+        assert!(db.users.is_empty());
+        assert!(
+            cache.cached("c1").is_none(),
+            "an exited process's empty view must not stick"
+        );
+    }
+
     use super::*;
 
     fn tmp(name: &str) -> PathBuf {

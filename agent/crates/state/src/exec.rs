@@ -301,6 +301,12 @@ impl State {
         let ns = p.pidns;
         if !self.upper_cache.contains_key(&ns) {
             let up = self.procfs.overlay_upperdir(pid).map(Arc::from);
+            // A process already gone tells us nothing about its namespace's
+            // root: caching that "none" would blind the rule for every later
+            // process of the container.
+            if up.is_none() && !self.procfs.exists(pid) {
+                return;
+            }
             if self.upper_cache.len() > 4096 {
                 self.upper_cache.clear();
             }
