@@ -42,8 +42,7 @@ fn upstream_rule_fires_in_falco_json_and_health_metrics_answer() {
     let agent = RunningAgent::start("basic", &["-r", &stable_rules()]);
     let (status, body) = agent.get("/healthz");
     assert_eq!((status, body.trim()), (200, r#"{"status":"ok"}"#));
-    read_shadow_on_host();
-    let a = agent.wait_alert("cat /etc/shadow", shadow_read);
+    let a = agent.expect_alert("cat /etc/shadow", read_shadow_on_host, shadow_read);
     let keys: Vec<&str> = a.as_object().unwrap().keys().map(String::as_str).collect();
     assert_eq!(
         keys,
@@ -136,10 +135,13 @@ fn gate_answers_for_a_real_container_namespace() {
     // Metadata is fetched off the event path; a first command warms it.
     c.exec("echo 'root:*:19000:0:99999:7:::' > /etc/shadow");
     std::thread::sleep(Duration::from_secs(2));
-    c.exec("cat /etc/shadow > /dev/null");
-    let a = agent.wait_alert("cat /etc/shadow in the container", |a| {
-        shadow_read(a) && a["output_fields"]["k8s.ns.name"] == "shadow-abc"
-    });
+    let a = agent.expect_alert(
+        "cat /etc/shadow in the container",
+        || {
+            c.exec("cat /etc/shadow > /dev/null");
+        },
+        |a| shadow_read(a) && a["output_fields"]["k8s.ns.name"] == "shadow-abc",
+    );
     let of = &a["output_fields"];
     assert_eq!(of["container.id"].as_str().unwrap(), &c.id[..12]);
     assert_eq!(of["k8s.pod.name"], "web-0");
@@ -257,8 +259,7 @@ fn falcosidekick_receives_the_shape_it_requires() {
             &url,
         ],
     );
-    read_shadow_on_host();
-    agent.wait_alert("cat /etc/shadow", shadow_read);
+    agent.expect_alert("cat /etc/shadow", read_shadow_on_host, shadow_read);
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while got.lock().unwrap().is_empty() && std::time::Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(100));
@@ -419,8 +420,7 @@ fn reload_keeps_old_rules_on_error_and_adds_new_ones() {
     let open = |p: &std::path::Path| {
         std::fs::read(p).unwrap();
     };
-    open(&marker_a);
-    agent.wait_alert("marker a", |a| a["rule"] == "Marker A opened");
+    agent.expect_alert("marker a", || open(&marker_a), |a| a["rule"] == "Marker A opened");
 
     std::fs::write(
         &rules,
@@ -452,8 +452,7 @@ fn reload_keeps_old_rules_on_error_and_adds_new_ones() {
     std::fs::write(&rules, format!("{RULE_A}\n{RULE_B}")).unwrap();
     agent.signal(libc::SIGHUP);
     std::thread::sleep(Duration::from_secs(2));
-    open(&marker_b);
-    let b = agent.wait_alert("marker b after reload", |a| a["rule"] == "Marker B opened");
+    let b = agent.expect_alert("marker b after reload", || open(&marker_b), |a| a["rule"] == "Marker B opened");
     assert_eq!(b["priority"], "Error");
     let (_, m) = agent.get("/metrics");
     assert!(
@@ -488,10 +487,13 @@ fn a_changed_rules_file_reloads_without_a_signal() {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
-    std::fs::read(&marker_b).unwrap();
-    agent.wait_alert("marker b after the watched file changed", |a| {
-        a["rule"] == "Marker B opened"
-    });
+    agent.expect_alert(
+        "marker b after the watched file changed",
+        || {
+            std::fs::read(&marker_b).unwrap();
+        },
+        |a| a["rule"] == "Marker B opened",
+    );
     assert!(agent.stop().success());
 }
 

@@ -162,6 +162,30 @@ impl RunningAgent {
         );
     }
 
+    /// Runs `trigger` and waits for an alert that satisfies `pred`. When the
+    /// agent reports dropped events meanwhile (a loaded test machine), the
+    /// trigger is tried again, up to five times: the drop is visible and
+    /// counted, and the rule must still fire once the event gets through.
+    pub fn expect_alert(&self, what: &str, trigger: impl Fn(), pred: impl Fn(&Value) -> bool) -> Value {
+        let drops = |s: &Self| s.count_alerts(|a| a["rule"] == "Falco internal: syscall event drop");
+        for _ in 0..5 {
+            let dropped_before = drops(self);
+            trigger();
+            let deadline = Instant::now() + Duration::from_secs(8);
+            while Instant::now() < deadline {
+                if let Some(v) = self.alerts.lock().unwrap().iter().find(|a| pred(a)) {
+                    return v.clone();
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            if drops(self) == dropped_before {
+                break;
+            }
+            eprintln!("{what}: the agent reported dropped events; triggering again");
+        }
+        self.wait_alert(what, pred)
+    }
+
     pub fn count_alerts(&self, pred: impl Fn(&Value) -> bool) -> usize {
         self.alerts
             .lock()

@@ -18,7 +18,9 @@ fn usage() -> &'static str {
 /// Runs a command, failing with its command line when it fails.
 pub fn sh(cmd: &mut Command) -> Result<()> {
     let shown = format!("{cmd:?}");
-    let status = cmd.status().with_context(|| format!("cannot start {shown}"))?;
+    let status = cmd
+        .status()
+        .with_context(|| format!("cannot start {shown}"))?;
     if !status.success() {
         bail!("{shown} failed with {status}");
     }
@@ -36,6 +38,33 @@ pub fn cargo() -> Command {
     let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     c.current_dir(workspace_root());
     c
+}
+
+/// `saker run` with the shipped config, the upstream stable rules (test data
+/// here, from SAKER_FALCO_UPSTREAM or ../shared) and our own rules.
+fn default_run_args() -> Vec<String> {
+    let root = workspace_root();
+    let upstream = std::env::var_os("SAKER_FALCO_UPSTREAM")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| root.join("../shared/falco-upstream"));
+    let mut args = vec![
+        "run".to_string(),
+        "-c".into(),
+        root.join("deploy/saker.yaml").display().to_string(),
+    ];
+    let stable = upstream.join("falco_rules.yaml");
+    if stable.exists() {
+        args.extend(["-r".into(), stable.display().to_string()]);
+    } else {
+        eprintln!("xtask: {} not found; running with saker's own rules only", stable.display());
+    }
+    args.extend([
+        "-r".into(),
+        root.join("rules").display().to_string(),
+        "-o".into(),
+        format!("store.path={}", root.join("target/saker-store").display()),
+    ]);
+    args
 }
 
 fn build(toolchain: &str) -> Result<()> {
@@ -58,12 +87,12 @@ fn main() -> Result<()> {
             let tc = prereq::for_build()?;
             prereq::tracefs()?;
             build(&tc)?;
-            let rest: Vec<String> = args[1..].iter().skip_while(|a| *a == "--").cloned().collect();
-            let saker_args = if rest.is_empty() {
-                vec!["capture".to_string()]
-            } else {
-                rest
-            };
+            let rest: Vec<String> = args[1..]
+                .iter()
+                .skip_while(|a| *a == "--")
+                .cloned()
+                .collect();
+            let saker_args = if rest.is_empty() { default_run_args() } else { rest };
             let bin = workspace_root().join("target/release/saker");
             let status = Command::new(&bin)
                 .args(&saker_args)
@@ -74,8 +103,14 @@ fn main() -> Result<()> {
         "test" => {
             let tc = prereq::for_build()?;
             prereq::for_tests()?;
+            // Libraries in parallel; then the black-box tests one at a time:
+            // each starts an agent that captures host-wide, and several at
+            // once on two cores measure the machine, not saker.
             sh(cargo()
-                .args(["test", "--workspace", "--all-targets"])
+                .args(["test", "--workspace", "--all-targets", "--exclude", "saker"])
+                .env("SAKER_EBPF_TOOLCHAIN", &tc))?;
+            sh(cargo()
+                .args(["test", "-p", "saker", "--all-targets", "--", "--test-threads=1"])
                 .env("SAKER_EBPF_TOOLCHAIN", &tc))
         }
         "bench" => {

@@ -21,14 +21,26 @@ pub const TEST_PACKAGES: &[&str] = &[
     "containerd",
     "redis-server",
     "redis-tools",
+    // The event-generator acceptance suite compiles its workload statically
+    // and adds users and addresses.
+    "gcc",
+    "libc6-dev",
+    "iproute2",
+    "passwd",
 ];
 
 /// Picks (installing if needed) a nightly toolchain with LLVM 22 and rust-src,
 /// and returns its name for `rustup run`.
 pub fn ebpf_toolchain() -> Result<String> {
-    let candidates = ["nightly".to_string(), format!("nightly-{EBPF_NIGHTLY_DATE}")];
+    let candidates = [
+        "nightly".to_string(),
+        format!("nightly-{EBPF_NIGHTLY_DATE}"),
+    ];
     for tc in &candidates {
-        let out = Command::new("rustc").arg(format!("+{tc}")).arg("-vV").output();
+        let out = Command::new("rustc")
+            .arg(format!("+{tc}"))
+            .arg("-vV")
+            .output();
         if let Ok(out) = out {
             let text = String::from_utf8_lossy(&out.stdout);
             if out.status.success() && text.contains("LLVM version: 22.") {
@@ -39,7 +51,15 @@ pub fn ebpf_toolchain() -> Result<String> {
     }
     let tc = &candidates[1];
     eprintln!("xtask: installing toolchain {tc} (LLVM 22, for bpf-linker {BPF_LINKER_VERSION})");
-    sh(Command::new("rustup").args(["toolchain", "install", tc, "--profile", "minimal", "--component", "rust-src"]))?;
+    sh(Command::new("rustup").args([
+        "toolchain",
+        "install",
+        tc,
+        "--profile",
+        "minimal",
+        "--component",
+        "rust-src",
+    ]))?;
     Ok(tc.clone())
 }
 
@@ -97,7 +117,9 @@ pub fn apt(packages: &[&str]) -> Result<()> {
         return Ok(());
     }
     if !is_root() {
-        eprintln!("xtask: not root, cannot install {missing:?}; the tests that need them will skip");
+        eprintln!(
+            "xtask: not root, cannot install {missing:?}; the tests that need them will skip"
+        );
         return Ok(());
     }
     eprintln!("xtask: apt-get install {}", missing.join(" "));
