@@ -420,7 +420,11 @@ fn reload_keeps_old_rules_on_error_and_adds_new_ones() {
     let open = |p: &std::path::Path| {
         std::fs::read(p).unwrap();
     };
-    agent.expect_alert("marker a", || open(&marker_a), |a| a["rule"] == "Marker A opened");
+    agent.expect_alert(
+        "marker a",
+        || open(&marker_a),
+        |a| a["rule"] == "Marker A opened",
+    );
 
     std::fs::write(
         &rules,
@@ -452,7 +456,11 @@ fn reload_keeps_old_rules_on_error_and_adds_new_ones() {
     std::fs::write(&rules, format!("{RULE_A}\n{RULE_B}")).unwrap();
     agent.signal(libc::SIGHUP);
     std::thread::sleep(Duration::from_secs(2));
-    let b = agent.expect_alert("marker b after reload", || open(&marker_b), |a| a["rule"] == "Marker B opened");
+    let b = agent.expect_alert(
+        "marker b after reload",
+        || open(&marker_b),
+        |a| a["rule"] == "Marker B opened",
+    );
     assert_eq!(b["priority"], "Error");
     let (_, m) = agent.get("/metrics");
     assert!(
@@ -650,4 +658,107 @@ fn corrupt_store_refuses_to_start_and_store_reset_recovers() {
             .any(|n| n.starts_with("alerts.db") && n != "alerts.db"),
         "old file moved aside: {aside:?}"
     );
+}
+
+const STATE_RULES: &str = r#"
+- rule: Ancestry marker
+  desc: test
+  condition: evt.type in (open, openat) and fd.name endswith /saker-ancestry-marker
+  output: "name=%proc.name pname=%proc.pname a2=%proc.aname[2] a3=%proc.aname[3] cmd=%proc.cmdline exe=%proc.exepath"
+  priority: WARNING
+- rule: Dup write marker
+  desc: test
+  condition: evt.type = write and fd.name endswith /saker-dup-marker
+  output: "fd=%fd.num name=%fd.name type=%fd.typechar"
+  priority: WARNING
+- rule: Socket write marker
+  desc: test
+  condition: evt.type in (write, sendto) and fd.type = ipv4 and fd.sport = SAKER_PORT
+  output: "name=%fd.name proto=%fd.l4proto sport=%fd.sport rport=%fd.rport cport=%fd.cport"
+  priority: WARNING
+"#;
+
+#[test]
+fn state_gives_ancestry_fd_names_and_socket_tuples() {
+    if !privileged("state_gives_ancestry_fd_names_and_socket_tuples") {
+        return;
+    }
+    let dir = common::TempDir::new("state");
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let rules = dir.path().join("rules.yaml");
+    std::fs::write(&rules, STATE_RULES.replace("SAKER_PORT", &port.to_string())).unwrap();
+    let marker = dir.path().join("saker-ancestry-marker");
+    std::fs::write(&marker, "x").unwrap();
+    let agent = RunningAgent::start("state", &["-r", rules.to_str().unwrap()]);
+
+    // Three shells, then a short-lived cat; `; true` keeps each shell from
+    // exec'ing its last command in place.
+    let script = format!(
+        "bash -c 'dash -c \"cat {} > /dev/null; true\"; true'; true",
+        marker.display()
+    );
+    let a = agent.expect_alert(
+        "cat under three shells",
+        || {
+            let st = Command::new("sh").arg("-c").arg(&script).status().unwrap();
+            assert!(st.success());
+        },
+        |a| a["rule"] == "Ancestry marker" && a["output_fields"]["proc.name"] == "cat",
+    );
+    let of = &a["output_fields"];
+    assert_eq!(of["proc.pname"], "dash", "{of}");
+    assert_eq!(of["proc.aname[2]"], "bash", "{of}");
+    assert_eq!(of["proc.aname[3]"], "sh", "{of}");
+    assert_eq!(of["proc.cmdline"], format!("cat {}", marker.display()));
+    assert_eq!(
+        of["proc.exepath"], "/usr/bin/cat",
+        "short-lived, still fully enriched: {of}"
+    );
+
+    // open, dup2, write: the write's fd is the dup, and its name the file.
+    let dup = dir.path().join("saker-dup-marker");
+    let a = agent.expect_alert(
+        "write through a dup2'd fd",
+        || {
+            common::capture::python(&format!(
+                "import os\nfd = os.open({:?}, os.O_WRONLY | os.O_CREAT, 0o600)\nos.dup2(fd, 57)\nos.close(fd)\nos.write(57, b'x')\n",
+                dup.to_str().unwrap()
+            ));
+        },
+        |a| a["rule"] == "Dup write marker",
+    );
+    assert_eq!(a["output_fields"]["fd.num"], 57);
+    assert_eq!(a["output_fields"]["fd.name"], dup.to_str().unwrap());
+    assert_eq!(a["output_fields"]["fd.typechar"], "f");
+
+    // A connected socket: ip:port->ip:port, protocol and ports.
+    let accept = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        let mut buf = [0u8; 16];
+        let _ = std::io::Read::read(&mut s, &mut buf);
+    });
+    let a = agent.expect_alert(
+        "write on a connected socket",
+        || {
+            common::capture::python(&format!(
+                "import socket\ns = socket.create_connection(('127.0.0.1', {port}))\ns.send(b'hello')\ns.close()\n"
+            ));
+        },
+        |a| a["rule"] == "Socket write marker",
+    );
+    let of = &a["output_fields"];
+    let cport = of["fd.cport"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("fd.cport: {of}"));
+    assert_eq!(
+        of["fd.name"],
+        format!("127.0.0.1:{cport}->127.0.0.1:{port}"),
+        "{of}"
+    );
+    assert_eq!(of["fd.l4proto"], "tcp");
+    assert_eq!(of["fd.sport"], port);
+    assert_eq!(of["fd.rport"], port);
+    let _ = accept.join();
+    assert!(agent.stop().success());
 }

@@ -166,8 +166,14 @@ impl RunningAgent {
     /// agent reports dropped events meanwhile (a loaded test machine), the
     /// trigger is tried again, up to five times: the drop is visible and
     /// counted, and the rule must still fire once the event gets through.
-    pub fn expect_alert(&self, what: &str, trigger: impl Fn(), pred: impl Fn(&Value) -> bool) -> Value {
-        let drops = |s: &Self| s.count_alerts(|a| a["rule"] == "Falco internal: syscall event drop");
+    pub fn expect_alert(
+        &self,
+        what: &str,
+        trigger: impl Fn(),
+        pred: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let drops =
+            |s: &Self| s.count_alerts(|a| a["rule"] == "Falco internal: syscall event drop");
         for _ in 0..5 {
             let dropped_before = drops(self);
             trigger();

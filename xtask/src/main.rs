@@ -56,7 +56,10 @@ fn default_run_args() -> Vec<String> {
     if stable.exists() {
         args.extend(["-r".into(), stable.display().to_string()]);
     } else {
-        eprintln!("xtask: {} not found; running with saker's own rules only", stable.display());
+        eprintln!(
+            "xtask: {} not found; running with saker's own rules only",
+            stable.display()
+        );
     }
     args.extend([
         "-r".into(),
@@ -92,7 +95,11 @@ fn main() -> Result<()> {
                 .skip_while(|a| *a == "--")
                 .cloned()
                 .collect();
-            let saker_args = if rest.is_empty() { default_run_args() } else { rest };
+            let saker_args = if rest.is_empty() {
+                default_run_args()
+            } else {
+                rest
+            };
             let bin = workspace_root().join("target/release/saker");
             let status = Command::new(&bin)
                 .args(&saker_args)
@@ -110,7 +117,14 @@ fn main() -> Result<()> {
                 .args(["test", "--workspace", "--all-targets", "--exclude", "saker"])
                 .env("SAKER_EBPF_TOOLCHAIN", &tc))?;
             sh(cargo()
-                .args(["test", "-p", "saker", "--all-targets", "--", "--test-threads=1"])
+                .args([
+                    "test",
+                    "-p",
+                    "saker",
+                    "--all-targets",
+                    "--",
+                    "--test-threads=1",
+                ])
                 .env("SAKER_EBPF_TOOLCHAIN", &tc))
         }
         "bench" => {

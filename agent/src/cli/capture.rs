@@ -38,6 +38,10 @@ pub struct CaptureArgs {
     /// Ring buffer size in bytes (power of two).
     #[arg(long, default_value_t = 8 << 20)]
     pub ring_bytes: u32,
+    /// Also keep the process, fd and container tables and print, per event,
+    /// the fields rules will see (`"saker.fields": "proc.name=cat fd.name=..."`).
+    #[arg(long)]
+    pub enrich: bool,
 }
 
 pub fn scope_from(
@@ -94,7 +98,7 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("starting the runtime")?;
-    rt.block_on(capture_loop(&probe, ring, args.duration))?;
+    rt.block_on(capture_loop(&probe, ring, args.duration, args.enrich))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -102,6 +106,7 @@ async fn capture_loop(
     probe: &Probe,
     ring: aya::maps::RingBuf<aya::maps::MapData>,
     duration: Option<Duration>,
+    enrich: bool,
 ) -> anyhow::Result<()> {
     let mut reader = Reader::new(ring)?;
     let mut usr1 = signal(SignalKind::user_defined1())?;
@@ -111,6 +116,18 @@ async fn capture_loop(
     tokio::pin!(deadline);
     let stdout = std::io::stdout();
     let mut printer = Printer::new(stdout.lock());
+    if enrich {
+        let handle = tokio::runtime::Handle::current();
+        let cache = saker_container::ContainerCache::start(
+            saker_container::RuntimeConfig::default(),
+            &handle,
+        );
+        let lookup = crate::pipeline::lookup::RuntimeLookup::new(cache, handle);
+        let mut state =
+            saker_state::State::with_lookup(saker_state::StateConfig::default(), Box::new(lookup));
+        state.scan_proc();
+        printer.state = Some(state);
+    }
     eprintln!("{}", serde_json::json!({"saker.capture": "attached"}));
     loop {
         reader.drain(&mut |rec| printer.record(rec));
@@ -165,6 +182,8 @@ struct Printer<W: Write> {
     num: u64,
     /// execve enter halves waiting for their exit, by tid.
     pending: HashMap<u32, Vec<u8>>,
+    /// With --enrich: the state tables, fed every record.
+    state: Option<saker_state::State>,
 }
 
 fn json_str(buf: &mut Vec<u8>, s: &str) {
@@ -184,6 +203,7 @@ impl<W: Write> Printer<W> {
             clock: Clock::new(),
             num: 0,
             pending: HashMap::new(),
+            state: None,
         }
     }
 
@@ -197,6 +217,9 @@ impl<W: Write> Printer<W> {
     }
 
     fn record(&mut self, rec: &Record<'_>) -> Flow {
+        if let Some(state) = self.state.as_mut() {
+            state.apply(rec);
+        }
         match rec.header.kind {
             kind::SYSCALL_ENTER => {
                 // Keep a copy until the exit half arrives; a thread that never
@@ -272,6 +295,10 @@ impl<W: Write> Printer<W> {
         ) {
             let src = args_from.unwrap_or(rec);
             write_args(b, def, src);
+        }
+        if let Some(state) = &self.state {
+            b.extend_from_slice(b",\"saker.fields\":");
+            json_str(b, &state.view(rec).describe());
         }
         b.extend_from_slice(b"}\n");
     }

@@ -373,6 +373,7 @@ impl State {
                 sock.role = role;
                 sock.connected = connected;
                 let want_local = sock.local.is_none() && sock.remote.is_some();
+                let peer = sock.remote;
                 let v6 = a.family() == crate::decode::AF_INET6;
                 let udp = match sock.l4proto {
                     L4Proto::Udp => Some(true),
@@ -382,7 +383,17 @@ impl State {
                 if want_local && self.cfg.proc_fallback {
                     // The record has only the peer; the kernel knows our end.
                     self.stats.proc_reads += 1;
-                    let local = self.procfs.socket_local(pid, fd, v6, udp);
+                    let ppid = self.procs.get(pid).map_or(0, |p| p.ppid);
+                    let local = self.procfs.socket_local(pid, fd, v6, udp).or_else(|| {
+                        // A short-lived client is gone before we look; its
+                        // socket still is not (TIME_WAIT), in the table every
+                        // process of the network namespace sees.
+                        let peer = peer?;
+                        [ppid, std::process::id()]
+                            .into_iter()
+                            .filter(|p| *p != 0)
+                            .find_map(|p| self.procfs.socket_local_by_peer(p, peer, v6, udp))
+                    });
                     if let Some(f) = self.procs.get_mut(pid).and_then(|p| p.fds.get_mut(fd)) {
                         if let (Some(s), Some((ep, udp))) = (f.sock.as_mut(), local) {
                             s.local = Some(ep);

@@ -246,6 +246,41 @@ impl ProcFs {
     }
 }
 
+impl ProcFs {
+    /// The local end of the one socket in `pid`'s network namespace whose
+    /// peer is `peer`: the fallback when the owning process is gone. `None`
+    /// when no socket, or more than one, has that peer (no guessing).
+    pub fn socket_local_by_peer(
+        &self,
+        pid: u32,
+        peer: Endpoint,
+        v6: bool,
+        udp: Option<bool>,
+    ) -> Option<(Endpoint, bool)> {
+        let protos: &[bool] = match udp {
+            Some(true) => &[true],
+            Some(false) => &[false],
+            None => &[false, true],
+        };
+        protos.iter().find_map(|&udp| {
+            let table = match (udp, v6) {
+                (false, false) => "net/tcp",
+                (false, true) => "net/tcp6",
+                (true, false) => "net/udp",
+                (true, true) => "net/udp6",
+            };
+            let text = fs::read_to_string(self.path(pid, table)).ok()?;
+            let mut found = text.lines().skip(1).filter_map(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                let rem = parse_net_addr(f.get(2)?)?;
+                (rem == peer).then(|| parse_net_addr(f.get(1)?)).flatten()
+            });
+            let first = found.next()?;
+            found.next().is_none().then_some((first, udp))
+        })
+    }
+}
+
 /// `0100007F:1F90` (IPv4, host-order hex) or 32 hex digits (IPv6, four
 /// host-order words) followed by `:PORT`.
 pub fn parse_net_addr(s: &str) -> Option<Endpoint> {
