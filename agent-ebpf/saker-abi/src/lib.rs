@@ -241,7 +241,9 @@ pub struct Config {
     pub tp_enter_args_off: u32,
     pub tp_exit_ret_off: u32,
     pub tp_nr_off: u32,
-    pub _pad: u32,
+    /// Wake the reader only once this many bytes are pending (readers also
+    /// poll on a short timer): a wakeup per record costs more than the record.
+    pub wakeup_bytes: u32,
     pub offsets: KernelOffsets,
 }
 
@@ -254,7 +256,7 @@ impl Config {
         tp_enter_args_off: 16,
         tp_exit_ret_off: 16,
         tp_nr_off: 8,
-        _pad: 0,
+        wakeup_bytes: 0,
         offsets: KernelOffsets::ALL_UNKNOWN,
     };
 }

@@ -6,9 +6,10 @@
 //! and flagged; a record is never silently shortened. Offsets are masked
 //! before use so the verifier can prove every write stays inside SCRATCH.
 
+use aya_ebpf::bindings::{BPF_RB_AVAIL_DATA, BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP};
 use aya_ebpf::helpers::generated::{
     bpf_get_smp_processor_id, bpf_ktime_get_boot_ns, bpf_probe_read_user,
-    bpf_probe_read_user_str, bpf_ringbuf_output,
+    bpf_probe_read_user_str, bpf_ringbuf_output, bpf_ringbuf_query,
 };
 use saker_abi::{
     blob_flags, counter, hdr_flags, kind, ArgKind, Config, EventHeader, SyscallPlan,
@@ -323,13 +324,22 @@ pub fn record(
     }
     // SAFETY: hdr_ptr is the scratch map value.
     unsafe { (*hdr_ptr).len = len as u32 };
+    // Batch wakeups: the reader polls on a timer anyway, so only a filling
+    // ring needs to wake it now.
+    // SAFETY: querying our own ring buffer map.
+    let pending = unsafe { bpf_ringbuf_query(&EVENTS as *const _ as *mut _, BPF_RB_AVAIL_DATA as u64) };
+    let flags = if pending >= cfg.wakeup_bytes as u64 {
+        BPF_RB_FORCE_WAKEUP as u64
+    } else {
+        BPF_RB_NO_WAKEUP as u64
+    };
     // SAFETY: buf[0..len) is initialised scratch memory inside the map value.
     let r = unsafe {
         bpf_ringbuf_output(
             &EVENTS as *const _ as *mut _,
             buf as *mut _,
             len as u64,
-            0,
+            flags,
         )
     };
     if r < 0 {

@@ -169,7 +169,7 @@ pub fn spawn(
                             }
                         }
                     }
-                    let _ = tokio::time::timeout(Duration::from_millis(100), reader.wait()).await;
+                    let _ = reader.wait().await;
                 }
                 shared
                     .records

@@ -84,6 +84,7 @@ impl Probe {
 
         let mut config = Config::DEFAULT;
         config.self_tgid = std::process::id();
+        config.wakeup_bytes = (opts.ring_bytes / 8).max(256);
         config.offsets = btf.kernel_offsets();
         config.tp_nr_off =
             tracefs::field_offset(&tracefs, "syscalls", "sys_enter_openat", "__syscall_nr")?;

@@ -20,6 +20,9 @@ pub struct Reader {
     stats: ReaderStats,
 }
 
+/// The longest a record waits in the ring when the rate is low.
+pub const POLL_INTERVAL: std::time::Duration = std::time::Duration::from_millis(20);
+
 /// Whether the consumer wants more records.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Flow {
@@ -63,11 +66,15 @@ impl Reader {
         Flow::Continue
     }
 
-    /// Waits until the ring may have records. Readiness is cleared before the
-    /// caller drains, so a record committed during the drain wakes us again.
+    /// Waits until the ring may have records. The kernel wakes us only once
+    /// the ring is filling (wakeups are batched), so this also returns after
+    /// `POLL_INTERVAL` at the latest. Readiness is cleared before the caller
+    /// drains, so a record committed during the drain wakes us again.
     pub async fn wait(&mut self) -> std::io::Result<()> {
-        let mut guard = self.ring.readable_mut().await?;
-        guard.clear_ready();
+        match tokio::time::timeout(POLL_INTERVAL, self.ring.readable_mut()).await {
+            Ok(guard) => guard?.clear_ready(),
+            Err(_) => {}
+        }
         Ok(())
     }
 
