@@ -762,3 +762,190 @@ fn state_gives_ancestry_fd_names_and_socket_tuples() {
     let _ = accept.join();
     assert!(agent.stop().success());
 }
+
+mod tls_client {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+    use std::sync::Arc;
+
+    use rcgen::{
+        BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose,
+        IsCa, KeyPair,
+    };
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
+
+    pub struct Pki {
+        pub ca_pem: String,
+        pub ca_der: CertificateDer<'static>,
+        pub server_pem: String,
+        pub server_key_pem: String,
+        pub client_der: CertificateDer<'static>,
+        pub client_key_der: Vec<u8>,
+    }
+
+    /// A CA, a server certificate for 127.0.0.1, and a client certificate.
+    pub fn pki() -> Pki {
+        let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca.distinguished_name
+            .push(DnType::CommonName, "saker e2e CA");
+        let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
+        let sk = KeyPair::generate().unwrap();
+        let mut sp = CertificateParams::new(vec!["127.0.0.1".into()]).unwrap();
+        sp.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        let server = sp.signed_by(&sk, &ca).unwrap();
+        let ck = KeyPair::generate().unwrap();
+        let mut cp = CertificateParams::new(vec!["verifier".into()]).unwrap();
+        cp.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        let client = cp.signed_by(&ck, &ca).unwrap();
+        Pki {
+            ca_pem: ca.pem(),
+            ca_der: ca.der().clone(),
+            server_pem: server.pem(),
+            server_key_pem: sk.serialize_pem(),
+            client_der: client.der().clone(),
+            client_key_der: ck.serialize_der(),
+        }
+    }
+
+    /// GET over TLS; `Err` when the handshake or the exchange fails.
+    pub fn get(port: u16, path: &str, p: &Pki, with_client_cert: bool) -> Result<String, String> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(p.ca_der.clone()).unwrap();
+        let b = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots);
+        let cfg = if with_client_cert {
+            let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(p.client_key_der.clone()));
+            b.with_client_auth_cert(vec![p.client_der.clone()], key)
+                .unwrap()
+        } else {
+            b.with_no_client_auth()
+        };
+        let name = ServerName::try_from("127.0.0.1").unwrap();
+        let conn = rustls::ClientConnection::new(Arc::new(cfg), name).map_err(|e| e.to_string())?;
+        let sock = TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
+        sock.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        let mut tls = rustls::StreamOwned::new(conn, sock);
+        write!(
+            tls,
+            "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+        )
+        .map_err(|e| e.to_string())?;
+        let mut out = String::new();
+        match tls.read_to_string(&mut out) {
+            Ok(_) => {}
+            // Servers often close without close_notify; what was read counts.
+            Err(e) if !out.is_empty() => drop(e),
+            Err(e) => return Err(e.to_string()),
+        }
+        if out.is_empty() {
+            return Err("empty answer".into());
+        }
+        Ok(out)
+    }
+}
+
+#[test]
+fn api_serves_tls_with_client_certificates() {
+    if !privileged("api_serves_tls_with_client_certificates") {
+        return;
+    }
+    let p = tls_client::pki();
+    let dir = common::TempDir::new("tls");
+    let write = |name: &str, pem: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, pem).unwrap();
+        path.display().to_string()
+    };
+    let cert = format!("api.tls.cert={}", write("server.pem", &p.server_pem));
+    let key = format!("api.tls.key={}", write("server.key", &p.server_key_pem));
+    let ca = format!("api.tls.client_ca={}", write("ca.pem", &p.ca_pem));
+    let agent = RunningAgent::start(
+        "tls",
+        &["-r", &stable_rules(), "-o", &cert, "-o", &key, "-o", &ca],
+    );
+    let ok = tls_client::get(agent.port, "/healthz", &p, true).expect("mTLS request");
+    assert!(
+        ok.starts_with("HTTP/1.1 200") && ok.contains(r#"{"status":"ok"}"#),
+        "{ok}"
+    );
+    let metrics = tls_client::get(agent.port, "/metrics", &p, true).unwrap();
+    assert!(metrics.contains("falcosecurity_scap_n_evts_total"));
+    // No client certificate: the handshake is refused.
+    let refused = tls_client::get(agent.port, "/healthz", &p, false);
+    assert!(
+        refused.is_err() || !refused.as_ref().unwrap().contains("200 OK"),
+        "{refused:?}"
+    );
+    // Plain HTTP to the TLS port gets no HTTP answer.
+    let plain = std::panic::catch_unwind(|| http_get(agent.port, "/healthz", None));
+    assert!(plain.is_err() || plain.unwrap().0 != 200);
+    agent.stop();
+}
+
+/// `evt.time` of every alert of `rule` the API has, paging to the end.
+fn stored_times(agent: &RunningAgent, rule: &str) -> std::collections::BTreeSet<i64> {
+    let mut out = std::collections::BTreeSet::new();
+    let mut cursor = String::new();
+    loop {
+        let path = format!(
+            "/v1/alerts?rule={}&limit=1000{cursor}",
+            rule.replace(' ', "%20")
+        );
+        let (status, body) = agent.get(&path);
+        assert_eq!(status, 200, "{body}");
+        let v: Value = serde_json::from_str(&body).unwrap();
+        for a in v["alerts"].as_array().unwrap() {
+            out.insert(a["output_fields"]["evt.time"].as_i64().unwrap());
+        }
+        match v["next_cursor"].as_str() {
+            Some(c) => cursor = format!("&cursor={c}"),
+            None => return out,
+        }
+    }
+}
+
+#[test]
+fn alerts_acknowledged_before_kill_9_survive_the_restart() {
+    if !privileged("alerts_acknowledged_before_kill_9_survive_the_restart") {
+        return;
+    }
+    let dir = common::TempDir::new("durable");
+    let store = format!("store.path={}", dir.path().join("store").display());
+    let rule = "Read sensitive file untrusted";
+    let agent = RunningAgent::start("durable-1", &["-r", &stable_rules(), "-o", &store]);
+    let storm = std::thread::spawn(|| {
+        common::capture::python("for i in range(20000):\n    open('/etc/shadow').close()\n");
+    });
+    // Whatever the API returns is committed: that is "acknowledged".
+    let mut acknowledged = std::collections::BTreeSet::new();
+    for _ in 0..30 {
+        std::thread::sleep(Duration::from_millis(200));
+        acknowledged = stored_times(&agent, rule);
+        if acknowledged.len() > 500 {
+            break;
+        }
+    }
+    agent.kill9();
+    let _ = storm.join();
+    assert!(
+        acknowledged.len() > 100,
+        "the storm produced acknowledged alerts: {}",
+        acknowledged.len()
+    );
+
+    let agent = RunningAgent::start("durable-2", &["-r", &stable_rules(), "-o", &store]);
+    let after = stored_times(&agent, rule);
+    let missing: Vec<_> = acknowledged.difference(&after).collect();
+    assert!(
+        missing.is_empty(),
+        "{} acknowledged alerts lost by kill -9: {:?}",
+        missing.len(),
+        &missing[..missing.len().min(5)]
+    );
+    agent.stop();
+}

@@ -206,6 +206,12 @@ impl RunningAgent {
         http_get(self.port, path, self.token.as_deref())
     }
 
+    /// SIGKILL: a crash, no draining, no flushing.
+    pub fn kill9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// SIGTERM and wait; returns the exit status.
     pub fn stop(mut self) -> std::process::ExitStatus {
         self.signal(libc::SIGTERM);

@@ -70,6 +70,29 @@ fn default_run_args() -> Vec<String> {
     args
 }
 
+/// A short coverage-guided run of every fuzz target: the parser and the
+/// loader must not panic, hang or recurse without bound on any input.
+fn fuzz_briefly(toolchain: &str) -> Result<()> {
+    prereq::cargo_fuzz()?;
+    let secs = std::env::var("SAKER_FUZZ_SECONDS").unwrap_or_else(|_| "20".into());
+    for (dir, target) in [
+        ("agent/crates/rules/fuzz", "condition"),
+        ("agent/crates/rules/fuzz", "loader"),
+        ("agent/crates/filter/fuzz", "parse"),
+    ] {
+        sh(Command::new("rustup")
+            .args(["run", toolchain, "cargo", "fuzz", "run", "--fuzz-dir", "."])
+            .arg(target)
+            .args([
+                "--",
+                &format!("-max_total_time={secs}"),
+                "-rss_limit_mb=4096",
+            ])
+            .current_dir(workspace_root().join(dir)))?;
+    }
+    Ok(())
+}
+
 fn build(toolchain: &str) -> Result<()> {
     sh(cargo()
         .args(["build", "--release", "-p", "saker", "--bin", "saker"])
@@ -125,7 +148,8 @@ fn main() -> Result<()> {
                     "--",
                     "--test-threads=1",
                 ])
-                .env("SAKER_EBPF_TOOLCHAIN", &tc))
+                .env("SAKER_EBPF_TOOLCHAIN", &tc))?;
+            fuzz_briefly(&tc)
         }
         "bench" => {
             let tc = prereq::for_build()?;

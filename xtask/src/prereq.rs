@@ -100,6 +100,20 @@ extern "C" {
     fn libc_geteuid() -> u32;
 }
 
+/// cargo-fuzz, for the short fuzzing runs in `test`.
+pub fn cargo_fuzz() -> Result<()> {
+    let ok = Command::new("cargo")
+        .args(["fuzz", "--version"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if ok {
+        return Ok(());
+    }
+    eprintln!("xtask: installing cargo-fuzz");
+    sh(Command::new("cargo").args(["install", "cargo-fuzz", "--locked"]))
+}
+
 /// Debian packages, installed with apt when missing (root only).
 pub fn apt(packages: &[&str]) -> Result<()> {
     let missing: Vec<&str> = packages
