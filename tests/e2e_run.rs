@@ -359,15 +359,24 @@ fn dead_or_hanging_http_sink_never_costs_an_alert_elsewhere() {
         .filter(|a| ours(a))
         .count();
     assert_eq!(in_file, n, "the file sink got every alert");
-    let (_, metrics) = agent.get("/metrics");
-    let http_lost: u64 = metrics
-        .lines()
-        .filter(|l| {
-            l.starts_with("saker_output_alerts_total{sink=\"http\"")
-                && !l.contains("result=\"sent\"")
-        })
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
-        .sum();
+    // Timeouts are counted once a request gives up (after Falco's retry
+    // loop); poll until the hung sink's first ones show.
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    let (metrics, http_lost) = loop {
+        let (_, metrics) = agent.get("/metrics");
+        let http_lost: u64 = metrics
+            .lines()
+            .filter(|l| {
+                l.starts_with("saker_output_alerts_total{sink=\"http\"")
+                    && !l.contains("result=\"sent\"")
+            })
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+            .sum();
+        if http_lost > 0 || std::time::Instant::now() > deadline {
+            break (metrics, http_lost);
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    };
     assert!(
         http_lost > 0,
         "the hung sink's timeouts and failures are counted:\n{metrics}"
@@ -947,5 +956,70 @@ fn alerts_acknowledged_before_kill_9_survive_the_restart() {
         missing.len(),
         &missing[..missing.len().min(5)]
     );
+    agent.stop();
+}
+
+/// Subscribes to the live stream and returns the first alert that arrives
+/// after `trigger` runs.
+fn first_streamed(agent: &RunningAgent, accept: &str, trigger: impl Fn()) -> (String, Value) {
+    use std::io::Read as _;
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", agent.port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    write!(
+        s,
+        "GET /v1/alerts/stream?rule=Read%20sensitive%20file%20untrusted HTTP/1.1\r\nHost: x\r\nAccept: {accept}\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let mut buf = [0u8; 4096];
+    let mut last_trigger = std::time::Instant::now() - Duration::from_secs(10);
+    loop {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no streamed alert: {}",
+            String::from_utf8_lossy(&raw)
+        );
+        if last_trigger.elapsed() > Duration::from_secs(3) {
+            trigger();
+            last_trigger = std::time::Instant::now();
+        }
+        if let Ok(n) = s.read(&mut buf) {
+            raw.extend_from_slice(&buf[..n]);
+        }
+        let text = String::from_utf8_lossy(&raw).into_owned();
+        if let Some(start) = text.find("{\"hostname\"") {
+            if let Some(len) = text[start..].find('\n') {
+                let v: Value = serde_json::from_str(&text[start..start + len]).unwrap();
+                return (text, v);
+            }
+        }
+    }
+}
+
+#[test]
+fn live_stream_serves_ndjson_and_sse() {
+    if !privileged("live_stream_serves_ndjson_and_sse") {
+        return;
+    }
+    let agent = RunningAgent::start("stream", &["-r", &stable_rules()]);
+    let (text, v) = first_streamed(&agent, "application/x-ndjson", read_shadow_on_host);
+    assert!(
+        text.to_ascii_lowercase()
+            .contains("content-type: application/x-ndjson"),
+        "{text}"
+    );
+    assert_eq!(v["rule"], "Read sensitive file untrusted");
+    let (text, v) = first_streamed(&agent, "text/event-stream", read_shadow_on_host);
+    assert!(
+        text.to_ascii_lowercase()
+            .contains("content-type: text/event-stream"),
+        "{text}"
+    );
+    assert!(text.contains("data: {\"hostname\""), "SSE framing: {text}");
+    assert_eq!(v["output_fields"]["fd.name"], "/etc/shadow");
+    let (status, body) = agent.get("/v1/alerts/stream?min_priority=LOUD");
+    assert_eq!(status, 400);
+    assert!(body.contains("min_priority"), "{body}");
     agent.stop();
 }

@@ -16,7 +16,7 @@ use tokio::runtime::Handle;
 
 use crate::alerts::Formatter;
 use crate::capture::{Probe, ProbeOptions};
-use crate::pipeline::{interest, lookup::RuntimeLookup, Detector, RuleSet};
+use crate::pipeline::{interest, Detector, RuleSet};
 
 pub use detector_thread::{Control, Shared};
 pub use options::AgentOptions;
@@ -79,8 +79,7 @@ impl Agent {
             .map_err(|_| anyhow::anyhow!("probe lock poisoned"))?
             .take_ring()?;
 
-        let cache = saker_container::ContainerCache::start(opts.runtime.clone(), &handle);
-        let lookup = RuntimeLookup::new(cache, handle.clone());
+        let lookup = crate::pipeline::runtime_lookup(opts.runtime.clone(), &handle);
         let mut state = State::with_lookup(StateConfig::default(), Box::new(lookup));
         let scanned = state.scan_proc();
         tracing::info!(processes = scanned, "process table seeded from /proc");

@@ -117,12 +117,10 @@ async fn capture_loop(
     let stdout = std::io::stdout();
     let mut printer = Printer::new(stdout.lock());
     if enrich {
-        let handle = tokio::runtime::Handle::current();
-        let cache = saker_container::ContainerCache::start(
+        let lookup = crate::pipeline::runtime_lookup(
             saker_container::RuntimeConfig::default(),
-            &handle,
+            &tokio::runtime::Handle::current(),
         );
-        let lookup = crate::pipeline::lookup::RuntimeLookup::new(cache, handle);
         let mut state =
             saker_state::State::with_lookup(saker_state::StateConfig::default(), Box::new(lookup));
         state.scan_proc();

@@ -5,44 +5,6 @@ use saker_rules::Engine;
 
 use crate::capture::SyscallSet;
 
-/// Syscalls the process and fd tables are kept from.
-pub const STATE_SYSCALLS: &[&str] = &[
-    "clone",
-    "clone3",
-    "fork",
-    "vfork",
-    "execve",
-    "execveat",
-    "close",
-    "dup",
-    "dup2",
-    "dup3",
-    "fcntl",
-    "pipe",
-    "pipe2",
-    "socket",
-    "socketpair",
-    "connect",
-    "accept",
-    "accept4",
-    "bind",
-    "open",
-    "openat",
-    "openat2",
-    "creat",
-    "chdir",
-    "fchdir",
-    "memfd_create",
-    "setuid",
-    "setgid",
-    "setreuid",
-    "setresuid",
-    "setsid",
-    "setns",
-    "unshare",
-    "prctl",
-];
-
 /// The smallest set that keeps the process tree right, for
 /// `base_syscalls.repair: true`.
 pub const REPAIR_SYSCALLS: &[&str] = &[
@@ -95,7 +57,7 @@ pub fn syscalls_for(engine: &Engine, base: &BaseSyscalls) -> (SyscallSet, Vec<St
         .map(String::as_str)
         .partition(|n| !n.starts_with('!'));
     if base.custom_set.is_empty() {
-        add_names(&mut set, STATE_SYSCALLS.iter().copied());
+        add_names(&mut set, saker_state::sys::STATE_SYSCALLS.iter().copied());
     } else {
         unknown.extend(add_names(&mut set, adds));
         if base.repair {

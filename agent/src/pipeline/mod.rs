@@ -3,7 +3,6 @@
 //! goes to the sinks (outputs, store, metrics, live stream).
 
 pub mod interest;
-pub mod lookup;
 
 use std::sync::Arc;
 
@@ -181,5 +180,34 @@ impl Detector {
             };
             sink.deliver(alert, meta);
         });
+    }
+}
+
+/// The state tables' container lookup, answered by saker-container's caches.
+pub fn runtime_lookup(
+    runtime: saker_container::RuntimeConfig,
+    handle: &tokio::runtime::Handle,
+) -> saker_state::runtime::RuntimeLookup {
+    let cache = saker_container::ContainerCache::start(runtime, handle);
+    saker_state::runtime::RuntimeLookup::new(cache, saker_container::UsersCache::default(), "/proc")
+}
+
+#[cfg(test)]
+mod tests {
+    use saker_state::ContainerLookup;
+
+    #[test]
+    fn host_user_names_come_from_the_hosts_passwd_even_for_gone_processes() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let l = super::runtime_lookup(
+            saker_container::RuntimeConfig::with_sockets(vec![], vec![]),
+            rt.handle(),
+        );
+        // A pid that does not exist: the name must still come from the host.
+        assert_eq!(l.user_name(None, 999_999_999, 0).as_deref(), Some("root"));
+        assert_eq!(l.group_name(None, 999_999_999, 0).as_deref(), Some("root"));
     }
 }

@@ -4,7 +4,7 @@
 //! cheap procfs read; nothing here waits on a runtime.
 
 use crate::lookup::{ContainerField, ContainerLookup, MetaValue};
-use saker_container::{cgroup, ContainerCache, ContainerInfo, UsersCache, HOST_ID};
+use saker_container::{cgroup, CgroupIdMap, ContainerCache, ContainerInfo, UsersCache, HOST_ID};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -22,15 +22,37 @@ pub struct RuntimeLookup {
     users: UsersCache,
     proc_root: PathBuf,
     converted: Mutex<HashMap<Arc<str>, Converted>>,
+    /// cgroup v2 id → container, for processes gone before /proc is read.
+    cgroups: Option<CgroupIdMap>,
+    /// Whose root holds the host's /etc: init's when we may read it (a
+    /// hostPID DaemonSet), else our own (we run on the host).
+    host_users_pid: u32,
 }
 
 impl RuntimeLookup {
     pub fn new(cache: ContainerCache, users: UsersCache, proc_root: impl Into<PathBuf>) -> Self {
+        let proc_root = proc_root.into();
+        let host_users_pid = if proc_root.join("1/root/etc/passwd").metadata().is_ok() {
+            1
+        } else {
+            std::process::id()
+        };
         RuntimeLookup {
             cache,
             users,
-            proc_root: proc_root.into(),
+            proc_root,
             converted: Mutex::new(HashMap::new()),
+            cgroups: CgroupIdMap::detect(),
+            host_users_pid,
+        }
+    }
+
+    /// The users key and the pid whose root to read: the container's own
+    /// process, or for the host a root that outlives short-lived processes.
+    fn users_key<'a>(&self, container: Option<&'a str>, pid: u32) -> (&'a str, u32) {
+        match container {
+            Some(c) => (c, pid),
+            None => (HOST_ID, self.host_users_pid),
         }
     }
 
@@ -77,22 +99,30 @@ fn source_matches(pattern: &str, source: &str) -> bool {
 }
 
 impl ContainerLookup for RuntimeLookup {
-    fn container_id(&self, pid: u32, _cgroup_id: u64) -> Option<Arc<str>> {
-        let m = cgroup::container_of_pid(&self.proc_root, pid)
-            .ok()
-            .flatten()?;
+    fn container_id(&self, pid: u32, cgroup_id: u64) -> Option<Arc<str>> {
+        // /proc first: exact for live processes. The cgroup id (a directory
+        // inode in the unified hierarchy) catches processes already gone.
+        let m = match cgroup::container_of_pid(&self.proc_root, pid) {
+            Ok(found) => found?,
+            Err(_) => self.cgroups.as_ref()?.container_of(cgroup_id)?,
+        };
         // Ask the runtime now so metadata is there by the time rules need it.
         let _ = self.cache.get_match(&m);
         Some(Arc::from(m.full_id))
     }
 
     fn user_name(&self, container: Option<&str>, pid: u32, uid: u32) -> Option<Arc<str>> {
-        self.users.user_name(container.unwrap_or(HOST_ID), pid, uid)
+        let (key, pid) = self.users_key(container, pid);
+        self.users
+            .user_name_cached(key, uid)
+            .or_else(|| self.users.user_name(key, pid, uid))
     }
 
     fn group_name(&self, container: Option<&str>, pid: u32, gid: u32) -> Option<Arc<str>> {
+        let (key, pid) = self.users_key(container, pid);
         self.users
-            .group_name(container.unwrap_or(HOST_ID), pid, gid)
+            .group_name_cached(key, gid)
+            .or_else(|| self.users.group_name(key, pid, gid))
     }
 
     fn field(
