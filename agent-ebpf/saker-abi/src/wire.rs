@@ -170,6 +170,12 @@ impl<'a> Iterator for Blobs<'a> {
     }
 }
 
+impl PartialEq for Record<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.header == other.header && self.blobs == other.blobs
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -260,11 +266,5 @@ mod tests {
             Record::parse(&bytes),
             Err(WireError::BlobOverrun { index: 1 })
         ));
-    }
-}
-
-impl PartialEq for Record<'_> {
-    fn eq(&self, other: &Self) -> bool {
-        self.header == other.header && self.blobs == other.blobs
     }
 }

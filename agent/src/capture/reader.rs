@@ -71,9 +71,8 @@ impl Reader {
     /// `POLL_INTERVAL` at the latest. Readiness is cleared before the caller
     /// drains, so a record committed during the drain wakes us again.
     pub async fn wait(&mut self) -> std::io::Result<()> {
-        match tokio::time::timeout(POLL_INTERVAL, self.ring.readable_mut()).await {
-            Ok(guard) => guard?.clear_ready(),
-            Err(_) => {}
+        if let Ok(guard) = tokio::time::timeout(POLL_INTERVAL, self.ring.readable_mut()).await {
+            guard?.clear_ready();
         }
         Ok(())
     }

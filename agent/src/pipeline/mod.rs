@@ -45,7 +45,7 @@ impl RuleSet {
         let base = rules.as_ptr() as usize;
         let at = rule as *const _ as usize;
         let size = std::mem::size_of::<saker_rules::CompiledRule>();
-        (at >= base && at < base + rules.len() * size).then(|| (at - base) / size)
+        (at >= base && at < base + std::mem::size_of_val(rules)).then(|| (at - base) / size)
     }
 }
 
