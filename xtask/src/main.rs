@@ -133,6 +133,18 @@ fn main() -> Result<()> {
         "test" => {
             let tc = prereq::for_build()?;
             prereq::for_tests()?;
+            // Formatting and lints are part of passing.
+            sh(cargo().args(["fmt", "--all", "--", "--check"]))?;
+            sh(cargo()
+                .args([
+                    "clippy",
+                    "--workspace",
+                    "--all-targets",
+                    "--",
+                    "-D",
+                    "warnings",
+                ])
+                .env("SAKER_EBPF_TOOLCHAIN", &tc))?;
             // Libraries in parallel; then the black-box tests one at a time:
             // each starts an agent that captures host-wide, and several at
             // once on two cores measure the machine, not saker.
