@@ -214,9 +214,22 @@ fn shipped_rules_validate_alone_and_after_upstream() {
     let ours = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../rules");
     let out = saker(&["rules", "validate", ours.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("0 warning(s)"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("0 warning(s)"),
+        "{}",
+        text(&out.stderr)
+    );
     let stable = falco_upstream().join("falco_rules.yaml");
-    let out = saker(&["rules", "validate", stable.to_str().unwrap(), ours.to_str().unwrap()]);
+    let out = saker(&[
+        "rules",
+        "validate",
+        stable.to_str().unwrap(),
+        ours.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("ok: 28 rules"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("ok: 28 rules"),
+        "{}",
+        text(&out.stderr)
+    );
 }
