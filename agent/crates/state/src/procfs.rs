@@ -222,18 +222,7 @@ impl ProcFs {
     ) -> Option<(Endpoint, bool)> {
         let link = self.readlink(pid, &format!("fd/{fd}"))?;
         let ino = link.strip_prefix("socket:[")?.strip_suffix(']')?;
-        let protos: &[bool] = match udp {
-            Some(true) => &[true],
-            Some(false) => &[false],
-            None => &[false, true],
-        };
-        protos.iter().find_map(|&udp| {
-            let table = match (udp, v6) {
-                (false, false) => "net/tcp",
-                (false, true) => "net/tcp6",
-                (true, false) => "net/udp",
-                (true, true) => "net/udp6",
-            };
+        socket_tables(udp, v6).find_map(|(udp, table)| {
             let text = fs::read_to_string(self.path(pid, table)).ok()?;
             text.lines().skip(1).find_map(|l| {
                 let f: Vec<&str> = l.split_whitespace().collect();
@@ -257,18 +246,7 @@ impl ProcFs {
         v6: bool,
         udp: Option<bool>,
     ) -> Option<(Endpoint, bool)> {
-        let protos: &[bool] = match udp {
-            Some(true) => &[true],
-            Some(false) => &[false],
-            None => &[false, true],
-        };
-        protos.iter().find_map(|&udp| {
-            let table = match (udp, v6) {
-                (false, false) => "net/tcp",
-                (false, true) => "net/tcp6",
-                (true, false) => "net/udp",
-                (true, true) => "net/udp6",
-            };
+        socket_tables(udp, v6).find_map(|(udp, table)| {
             let text = fs::read_to_string(self.path(pid, table)).ok()?;
             let mut found = text.lines().skip(1).filter_map(|l| {
                 let f: Vec<&str> = l.split_whitespace().collect();
@@ -279,6 +257,25 @@ impl ProcFs {
             found.next().is_none().then_some((first, udp))
         })
     }
+}
+
+/// The /proc/PID/net tables to search: TCP, UDP, or TCP then UDP when the
+/// protocol is unknown; each with whether it is the UDP one.
+fn socket_tables(udp: Option<bool>, v6: bool) -> impl Iterator<Item = (bool, &'static str)> {
+    let protos: &'static [bool] = match udp {
+        Some(true) => &[true],
+        Some(false) => &[false],
+        None => &[false, true],
+    };
+    protos.iter().map(move |&udp| {
+        let table = match (udp, v6) {
+            (false, false) => "net/tcp",
+            (false, true) => "net/tcp6",
+            (true, false) => "net/udp",
+            (true, true) => "net/udp6",
+        };
+        (udp, table)
+    })
 }
 
 /// `0100007F:1F90` (IPv4, host-order hex) or 32 hex digits (IPv6, four
