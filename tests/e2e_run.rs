@@ -1023,3 +1023,33 @@ fn live_stream_serves_ndjson_and_sse() {
     assert!(body.contains("min_priority"), "{body}");
     agent.stop();
 }
+
+#[test]
+fn short_lived_memfd_exec_fires_the_fileless_rule() {
+    if !privileged("short_lived_memfd_exec_fires_the_fileless_rule") {
+        return;
+    }
+    // The process is killed ~1 ms after its exec: /proc is gone before the
+    // detector looks, so the exe facts must come from the kernel record.
+    let agent = RunningAgent::start("memfd", &["-r", &stable_rules()]);
+    let code = "import os, signal, time\n\
+        fd = os.memfd_create('saker_memfd', 0)\n\
+        os.write(fd, open('/bin/busybox', 'rb').read())\n\
+        pid = os.fork()\n\
+        if pid == 0:\n    os.execve('/proc/self/fd/%d' % fd, ['sleep', '5'], {})\n\
+        time.sleep(0.001)\nos.kill(pid, signal.SIGKILL)\nos.waitpid(pid, 0)\n";
+    let a = agent.expect_alert(
+        "exec from a memfd",
+        || {
+            common::capture::python(code);
+        },
+        |a| a["rule"] == "Fileless execution via memfd_create",
+    );
+    assert_eq!(a["priority"], "Critical");
+    assert_eq!(
+        a["output_fields"]["evt.arg.flags"],
+        "EXE_WRITABLE|EXE_FROM_MEMFD"
+    );
+    assert_eq!(a["output_fields"]["proc.exepath"], "/memfd:saker_memfd");
+    agent.stop();
+}

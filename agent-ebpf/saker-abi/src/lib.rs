@@ -137,6 +137,14 @@ pub struct BlobHeader {
 
 pub const BLOB_HEADER_SIZE: usize = core::mem::size_of::<BlobHeader>();
 
+/// Blob index (past the six syscall arguments) of the new program's facts on
+/// a successful exec's exit: `i_mode` as u32 LE, then the executable's
+/// dentry name (`memfd:NAME` for a memfd), NUL-terminated. Read in the kernel
+/// because a short-lived process is gone before userspace can look.
+pub const BLOB_EXE: u8 = 6;
+/// Cap on that dentry name.
+pub const EXE_NAME_MAX: usize = 256;
+
 /// Where a task must be to be traced.
 pub mod scope {
     /// Every task on the host.
@@ -194,6 +202,12 @@ pub struct KernelOffsets {
     pub cred_cap_effective: u32,
     pub cred_euid: u32,
     pub cred_egid: u32,
+    pub task_mm: u32,
+    pub mm_exe_file: u32,
+    pub file_dentry: u32,
+    pub file_inode: u32,
+    pub inode_mode: u32,
+    pub dentry_name: u32,
 }
 
 impl KernelOffsets {
@@ -222,6 +236,12 @@ impl KernelOffsets {
         cred_cap_effective: Self::UNKNOWN,
         cred_euid: Self::UNKNOWN,
         cred_egid: Self::UNKNOWN,
+        task_mm: Self::UNKNOWN,
+        mm_exe_file: Self::UNKNOWN,
+        file_dentry: Self::UNKNOWN,
+        file_inode: Self::UNKNOWN,
+        inode_mode: Self::UNKNOWN,
+        dentry_name: Self::UNKNOWN,
     };
 }
 

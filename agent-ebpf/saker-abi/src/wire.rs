@@ -14,7 +14,7 @@ pub enum WireError {
     BadLength { header: u32, got: usize },
     /// A blob runs past the end of the record.
     BlobOverrun { index: u8 },
-    /// A blob names an argument index above 5.
+    /// A blob names an index past the arguments and BLOB_EXE.
     BadArgIndex { index: u8, arg: u8 },
 }
 
@@ -27,7 +27,11 @@ impl core::fmt::Display for WireError {
             }
             WireError::BlobOverrun { index } => write!(f, "blob {index} runs past the record"),
             WireError::BadArgIndex { index, arg } => {
-                write!(f, "blob {index} names argument {arg} (max 5)")
+                write!(
+                    f,
+                    "blob {index} names argument {arg} (max {})",
+                    crate::BLOB_EXE
+                )
             }
         }
     }
@@ -93,7 +97,7 @@ impl<'a> Record<'a> {
         let mut it = rec.blobs_unchecked();
         for index in 0..rec.nblobs {
             match it.next_checked() {
-                Some(Ok(b)) if b.arg > 5 => {
+                Some(Ok(b)) if b.arg > crate::BLOB_EXE => {
                     return Err(WireError::BadArgIndex { index, arg: b.arg })
                 }
                 Some(Ok(_)) => {}
@@ -245,6 +249,13 @@ mod tests {
     }
 
     #[test]
+    fn accepts_the_exe_facts_blob_past_the_arguments() {
+        let bytes = build(&[(crate::BLOB_EXE, 0, b"\xff\x41\0\0memfd:x\0")]);
+        let rec = Record::parse(&bytes).unwrap();
+        assert_eq!(rec.blob(crate::BLOB_EXE).unwrap().bytes.len(), 12);
+    }
+
+    #[test]
     fn rejects_blob_overrun_and_bad_index() {
         let mut bytes = build(&[(1, 0, b"abc")]);
         // claim a longer blob than is present, keeping header.len consistent
@@ -254,10 +265,10 @@ mod tests {
             Record::parse(&bytes),
             Err(WireError::BlobOverrun { index: 0 })
         ));
-        let bytes = build(&[(9, 0, b"abc")]);
+        let bytes = build(&[(7, 0, b"abc")]);
         assert!(matches!(
             Record::parse(&bytes),
-            Err(WireError::BadArgIndex { arg: 9, .. })
+            Err(WireError::BadArgIndex { arg: 7, .. })
         ));
         // nblobs larger than what follows
         let mut bytes = build(&[(1, 0, b"abc")]);

@@ -13,7 +13,8 @@ use aya_ebpf::helpers::generated::{
 };
 use saker_abi::{
     blob_flags, counter, hdr_flags, kind, ArgKind, Config, EventHeader, SyscallPlan,
-    ARGV_MAX_ARGS, ARGV_MAX_BYTES, BLOB_HEADER_SIZE, BUF_SNAPLEN, HEADER_SIZE, MAX_EVENT_SIZE,
+    ARGV_MAX_ARGS, ARGV_MAX_BYTES, BLOB_EXE, BLOB_HEADER_SIZE, BUF_SNAPLEN, EXE_NAME_MAX,
+    HEADER_SIZE, MAX_EVENT_SIZE,
     SOCKADDR_MAX, STR_MAX,
 };
 
@@ -313,6 +314,9 @@ pub fn record(
         Phase::Exit => copy_at_exit(&mut w, res, plan),
         Phase::Header => {}
     }
+    if kind == kind::SYSCALL_EXIT && res == 0 {
+        exe_facts(&mut w, &cfg.offsets);
+    }
     // SAFETY: hdr_ptr is the scratch map value.
     let (flags, off) = unsafe { (core::ptr::read_volatile(&(*hdr_ptr).flags), core::ptr::read_volatile(&(*hdr_ptr).len)) };
     if flags & hdr_flags::TRUNCATED != 0 {
@@ -346,6 +350,60 @@ pub fn record(
         count(counter::DROP_RING_FULL);
     } else {
         count(counter::SENT);
+    }
+}
+
+/// The new program's inode mode and dentry name, after a successful exec:
+/// userspace cannot read them from /proc once a short-lived process is gone,
+/// and they are what tells a memfd (`memfd:NAME`) or a writable binary.
+#[inline(always)]
+fn exe_facts(w: &mut Writer, o: &saker_abi::KernelOffsets) {
+    // SAFETY: helper without arguments.
+    let task = unsafe { aya_ebpf::helpers::generated::bpf_get_current_task() };
+    let mm: u64 = crate::task::read(task, o.task_mm);
+    let file: u64 = crate::task::read(mm, o.mm_exe_file);
+    if file == 0 {
+        return;
+    }
+    let inode: u64 = crate::task::read(file, o.file_inode);
+    let mode: u16 = crate::task::read(inode, o.inode_mode);
+    let dentry: u64 = crate::task::read(file, o.file_dentry);
+    let name: u64 = crate::task::read(dentry, o.dentry_name);
+    if name == 0 {
+        return;
+    }
+    let Some(room) = w.room() else {
+        w.mark_truncated();
+        return;
+    };
+    if room < 8 {
+        w.mark_truncated();
+        return;
+    }
+    let mut max = EXE_NAME_MAX;
+    if room - 4 < max {
+        max = room - 4;
+    }
+    let max = bounded(max, 511);
+    let at = w.off();
+    // SAFETY: [at+4, at+8+max) lies inside SCRATCH (at < MAX_EVENT_SIZE, max < 512).
+    let n = unsafe {
+        core::ptr::write_unaligned(
+            w.buf.add(at + BLOB_HEADER_SIZE) as *mut [u8; 4],
+            (mode as u32).to_le_bytes(),
+        );
+        aya_ebpf::helpers::generated::bpf_probe_read_kernel_str(
+            w.buf.add(at + BLOB_HEADER_SIZE + 4) as *mut _,
+            max as u32,
+            name as *const _,
+        )
+    };
+    if n < 0 {
+        w.finish_blob(BLOB_EXE, blob_flags::FAULT, 0);
+    } else {
+        let n = n as usize;
+        let flags = if n >= max { blob_flags::TRUNCATED } else { 0 };
+        w.finish_blob(BLOB_EXE, flags, 4 + n);
     }
 }
 

@@ -83,7 +83,7 @@ fn ns_ids(cfg: &Config) -> Option<bpf_pidns_info> {
 }
 
 #[inline(always)]
-fn read<T: Default>(base: u64, off: u32) -> T {
+pub fn read<T: Default>(base: u64, off: u32) -> T {
     let mut v = T::default();
     if base == 0 || off == KernelOffsets::UNKNOWN {
         return v;

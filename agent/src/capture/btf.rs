@@ -243,6 +243,12 @@ impl Btf {
             cred_cap_effective: get("cred", "cap_effective"),
             cred_euid: get("cred", "euid"),
             cred_egid: get("cred", "egid"),
+            task_mm: get("task_struct", "mm"),
+            mm_exe_file: get("mm_struct", "exe_file"),
+            file_dentry: get("file", "f_path.dentry"),
+            file_inode: get("file", "f_inode"),
+            inode_mode: get("inode", "i_mode"),
+            dentry_name: get("dentry", "d_name.name"),
         }
     }
 }
@@ -343,5 +349,7 @@ mod tests {
         assert_ne!(o.pidns_inum, KernelOffsets::UNKNOWN);
         assert_ne!(o.cred_cap_effective, KernelOffsets::UNKNOWN);
         assert_eq!(o.upid_size, 16);
+        assert_ne!(o.mm_exe_file, KernelOffsets::UNKNOWN);
+        assert_ne!(o.dentry_name, KernelOffsets::UNKNOWN);
     }
 }

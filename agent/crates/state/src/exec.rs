@@ -200,10 +200,17 @@ impl State {
         if h.res != 0 || !info.sc.is_exec() {
             return;
         }
-        self.do_exec(h, info.sc);
+        let kernel_exe = rec.blob(saker_abi::BLOB_EXE).and_then(|b| {
+            let mode = u32::from_le_bytes(b.bytes.get(..4)?.try_into().ok()?);
+            let name = b.bytes[4..].split(|&c| c == 0).next()?;
+            Some((mode, String::from_utf8_lossy(name).into_owned()))
+        });
+        self.do_exec(h, info.sc, kernel_exe);
     }
 
-    fn do_exec(&mut self, h: &EventHeader, sc: Sc) {
+    /// `kernel_exe`: the new program's inode mode and dentry name as the
+    /// kernel saw them at exec, for when /proc is already gone.
+    fn do_exec(&mut self, h: &EventHeader, sc: Sc, kernel_exe: Option<(u32, String)>) {
         let enter_bytes = core::mem::take(&mut self.enter_buf);
         let enter = if self.cur.has_enter {
             Record::parse(&enter_bytes).ok()
@@ -266,8 +273,14 @@ impl State {
                 p.exe = Arc::from(raw.as_ref());
             }
         }
-        if let Some(t) = trusted {
-            p.exepath = Arc::from(t.trim_end_matches(" (deleted)"));
+        match (&trusted, &kernel_exe) {
+            (Some(t), _) => p.exepath = Arc::from(t.trim_end_matches(" (deleted)")),
+            // Gone already: a memfd's dentry is `memfd:NAME`, and /proc would
+            // have said `/memfd:NAME (deleted)`.
+            (None, Some((_, name))) if name.starts_with("memfd:") => {
+                p.exepath = Arc::from(format!("/{name}"))
+            }
+            _ => {}
         }
         apply_header(p, h);
         p.fds.close_on_exec();
@@ -280,6 +293,20 @@ impl State {
             self.procfs.fill_exe_facts(p);
         } else if p.exepath.starts_with("/memfd:") {
             p.exe_flags |= exe::FROM_MEMFD;
+        }
+        if p.exe_ino == 0 {
+            // /proc could not be read: judge writability from the kernel's
+            // mode (root writes anything with a w bit; others, the o+w bit).
+            if let Some((mode, _)) = kernel_exe {
+                let w = if p.uid == 0 {
+                    mode & 0o222
+                } else {
+                    mode & 0o002
+                };
+                if w != 0 {
+                    p.exe_flags |= exe::WRITABLE;
+                }
+            }
         }
         self.refresh_container(pid);
         self.check_upper_layer(pid);
