@@ -38,14 +38,7 @@ use runner::{Ctr, Env, Outcome, Spec};
 /// Cases that fail because of a saker bug, with what was observed. A name
 /// ending in `*` covers every case it prefixes. The test fails when a case
 /// not listed here fails, and when a listed case passes (keep it true).
-const KNOWN_FAILURES: &[(&str, &str)] = &[(
-    "fileless_execution_via_memfd_create",
-    "no alert in this harness's run. The kernel now reports the exec'd file's dentry name and \
-     mode, and a short-lived memfd exec does fire the rule on its own (see e2e_run's \
-     `short_lived_memfd_exec_fires_the_fileless_rule`), so the cause here is something else in \
-     this workload's shape (a static binary re-exec'd from a memfd by a forked child of the \
-     chain, held with pause()); not found yet",
-)];
+const KNOWN_FAILURES: &[(&str, &str)] = &[];
 
 /// Cases hit by a saker bug that depends on timing: they fail or pass from
 /// run to run, so they are reported either way but not asserted. Both bugs
@@ -57,14 +50,22 @@ const KNOWN_FAILURES: &[(&str, &str)] = &[(
 const KNOWN_RACY: &[(&str, &str)] = &[
     (
         "detect_release_agent_file_container_escapes_*",
-        "user.name null: the container's user db is cached empty (crates/container users.rs \
-         UsersCache::db loads through /proc/PID/root of an exited process) until the 30s refresh",
+        "user.name null in some runs: the container's user db is read through /proc/PID/root of \
+         the first process looked up; an empty db from an exited process is no longer cached, \
+         but a run still sometimes misses the name (cause not yet pinned down)",
     ),
     (
         "drop_and_execute_new_binary_in_container*",
-        "no alert: proc.is_exe_upper_layer false: the overlay upperdir is cached per pid \
-         namespace from the first process checked (state/src/exec.rs check_upper_layer), None \
-         when it already exited, for the agent's lifetime",
+        "no alert in some runs: proc.is_exe_upper_layer false; the overlay upperdir is cached per \
+         pid namespace and is no longer taken from an unreadable (exited or zombie) process, but \
+         the race is not proven gone",
+    ),
+    (
+        "fileless_execution_via_memfd_create",
+        "passes in some runs only: the kernel now reports the exec'd file's dentry name and mode \
+         (e2e_run's short_lived_memfd_exec_fires_the_fileless_rule passes every run), but this \
+         workload's run (a static binary re-exec'd from a memfd by a forked child, held with \
+         pause()) still misses the alert sometimes; cause not yet found",
     ),
 ];
 

@@ -327,13 +327,13 @@ impl State {
         }
         let ns = p.pidns;
         if !self.upper_cache.contains_key(&ns) {
-            let up = self.procfs.overlay_upperdir(pid).map(Arc::from);
-            // A process already gone tells us nothing about its namespace's
-            // root: caching that "none" would blind the rule for every later
-            // process of the container.
-            if up.is_none() && !self.procfs.exists(pid) {
+            // A process already gone (or a zombie) tells us nothing about its
+            // namespace's root: caching "none" from it would blind the rule
+            // for every later process of the container.
+            let Some(up) = self.procfs.overlay_upperdir(pid) else {
                 return;
-            }
+            };
+            let up = up.map(Arc::from);
             if self.upper_cache.len() > 4096 {
                 self.upper_cache.clear();
             }

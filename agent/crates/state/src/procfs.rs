@@ -186,9 +186,12 @@ impl ProcFs {
 
     /// The overlayfs upper directory of the process's root mount, if its
     /// root is an overlay (containers).
-    pub fn overlay_upperdir(&self, pid: u32) -> Option<String> {
+    /// `None` when the mount table cannot be read (the process is gone or a
+    /// zombie): that says nothing about its namespace and must not be cached.
+    /// `Some(None)`: read, and the root is no overlay.
+    pub fn overlay_upperdir(&self, pid: u32) -> Option<Option<String>> {
         let mi = fs::read_to_string(self.path(pid, "mountinfo")).ok()?;
-        mi.lines().find_map(|l| {
+        Some(mi.lines().find_map(|l| {
             let mut parts = l.split(" - ");
             let left = parts.next()?;
             let right = parts.next()?;
@@ -203,7 +206,7 @@ impl ProcFs {
             opts.split(',')
                 .find_map(|o| o.strip_prefix("upperdir="))
                 .map(str::to_string)
-        })
+        }))
     }
 }
 
@@ -425,11 +428,23 @@ mod tests {
         );
         std::fs::write(base.join("proc/123/mountinfo"), mi).unwrap();
         let fs = ProcFs::new(base.join("proc"));
-        let up = fs.overlay_upperdir(123).unwrap();
+        let up = fs.overlay_upperdir(123).unwrap().unwrap();
         assert_eq!(up, upper.to_string_lossy());
         assert!(in_upper_layer(&up, "/usr/bin/dropped"));
         assert!(!in_upper_layer(&up, "/usr/bin/cat"));
+        // Unreadable (gone): unknown, not "no overlay".
         assert!(fs.overlay_upperdir(124).is_none());
+        std::fs::create_dir_all(base.join("proc/125")).unwrap();
+        std::fs::write(
+            base.join("proc/125/mountinfo"),
+            "1 0 0:5 / / rw - ext4 /dev/vda rw\n",
+        )
+        .unwrap();
+        assert_eq!(
+            fs.overlay_upperdir(125),
+            Some(None),
+            "read, and not an overlay"
+        );
         let _ = std::fs::remove_dir_all(&base);
     }
 
