@@ -16,6 +16,9 @@ use crate::pipeline::{AlertSink, Detector, RuleSet};
 
 use super::sinks::Router;
 
+/// Coverage history kept for the gate: the store's default retention.
+const COVERAGE_KEEP: Duration = Duration::from_secs(7 * 86_400);
+
 pub enum Control {
     Stop,
     Rules(Arc<RuleSet>),
@@ -40,7 +43,8 @@ pub struct Shared {
     pub malformed: AtomicU64,
     /// (rule, priority) → matches.
     pub matches: Mutex<BTreeMap<(String, &'static str), u64>>,
-    pub coverage: Mutex<saker_store::Coverage>,
+    /// Attach intervals and drops, pruned to the history the store keeps.
+    pub coverage: saker_store::CoverageTracker,
     pub started_ns: i64,
 }
 
@@ -56,7 +60,7 @@ impl Shared {
             kernel: Mutex::new(Counters::default()),
             malformed: AtomicU64::new(0),
             matches: Mutex::new(BTreeMap::new()),
-            coverage: Mutex::new(saker_store::Coverage::default()),
+            coverage: saker_store::CoverageTracker::new(COVERAGE_KEEP),
             started_ns: saker_store::timefmt::now_ns(),
         };
         s.set_rules(rules);
@@ -81,15 +85,10 @@ impl Shared {
     pub fn set_attached(&self, on: bool) {
         self.attached.store(on, Ordering::Relaxed);
         let now = saker_store::timefmt::now_ns();
-        if let Ok(mut c) = self.coverage.lock() {
-            if on {
-                c.attached.push(saker_store::AttachInterval {
-                    start_ns: now,
-                    end_ns: None,
-                });
-            } else if let Some(last) = c.attached.last_mut() {
-                last.end_ns = Some(now);
-            }
+        if on {
+            self.coverage.attached(now);
+        } else {
+            self.coverage.detached(now);
         }
     }
 
@@ -159,6 +158,7 @@ pub fn spawn(
                     if last_tick.elapsed() >= Duration::from_secs(1) {
                         last_tick = Instant::now();
                         let counters = probe.lock().ok().and_then(|p| p.counters().ok());
+                        shared.coverage.prune(saker_store::timefmt::now_ns());
                         if let Some(c) = counters {
                             shared
                                 .malformed

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use saker_outputs::{OutputAlert, Outputs};
-use saker_store::{DropReport, StoreWriter, StoredAlert};
+use saker_store::{StoreWriter, StoredAlert};
 use tokio::sync::broadcast;
 
 use crate::alerts::Alert;
@@ -182,13 +182,7 @@ impl DropWatch {
             return;
         }
         let t = saker_store::timefmt::now_ns();
-        if let Ok(mut c) = shared.coverage.lock() {
-            c.drops.push(DropReport {
-                time_ns: t,
-                count: dropped,
-                category: "kernel".into(),
-            });
-        }
+        shared.coverage.dropped(t, dropped, "kernel");
         let ratio = dropped as f64 / events.max(1) as f64;
         if ratio <= self.policy.threshold || self.tokens < 1.0 {
             return;

@@ -87,13 +87,7 @@ pub fn router(state: ApiState, token: Option<Arc<auth::Token>>, rate_limit: u32)
             agent_namespace: std::env::var("POD_NAMESPACE").ok(),
         };
         let shared = state.shared.clone();
-        let coverage: saker_store::api::CoverageFn = Arc::new(move || {
-            shared
-                .coverage
-                .lock()
-                .map(|c| c.clone())
-                .unwrap_or_default()
-        });
+        let coverage: saker_store::api::CoverageFn = Arc::new(move || shared.coverage.snapshot());
         protected = protected.merge(saker_store::api::router(saker_store::api::ApiState::new(
             store.clone(),
             coverage,
