@@ -157,6 +157,8 @@ fn main() -> Result<()> {
                     "-p",
                     "saker",
                     "--all-targets",
+                    // Every black-box suite runs and reports, even after one fails.
+                    "--no-fail-fast",
                     "--",
                     "--test-threads=1",
                 ])
