@@ -23,7 +23,6 @@ const IGNORED: &[&str] = &[
     "capture.default_duration",
     "capture.max_file_size_mb",
     "webserver.threadiness",
-    "metrics.libbpf_stats_enabled",
     "metrics.plugins_metrics_enabled",
     "metrics.kernel_iter_event_counters_enabled",
     "metrics.jemalloc_stats_enabled",

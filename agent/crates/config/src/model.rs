@@ -218,7 +218,12 @@ pub struct Metrics {
     pub state_counters_enabled: bool,
     pub kernel_event_counters_enabled: bool,
     pub kernel_event_counters_per_cpu_enabled: bool,
+    /// Run counts and times of the agent's BPF programs, when the kernel
+    /// collects them (`/proc/sys/kernel/bpf_stats_enabled`).
+    pub libbpf_stats_enabled: bool,
+    /// Memory figures in MB (`*_mb`) rather than the raw unit (`*_kb`, `*_bytes`).
     pub convert_memory_to_mb: bool,
+    /// Also report zero-valued metrics (the headline counters always are).
     pub include_empty_values: bool,
 }
 
@@ -234,6 +239,7 @@ impl Default for Metrics {
             state_counters_enabled: true,
             kernel_event_counters_enabled: true,
             kernel_event_counters_per_cpu_enabled: false,
+            libbpf_stats_enabled: true,
             convert_memory_to_mb: true,
             include_empty_values: false,
         }
