@@ -32,7 +32,7 @@ pub mod fields;
 pub mod output;
 pub mod parser;
 
-pub use compile::{compile, CompileError, Env, EvtTypes, Filter};
+pub use compile::{compile, CompileError, Env, EvtTypes, Filter, Memo, SlotTable};
 pub use fields::{FieldRef, FieldSource, SyntheticEvent, Value, Values};
 pub use output::{compile_format, OutputError, OutputFormat};
 pub use parser::{parse, ParseError};

@@ -2,6 +2,7 @@
 //! right-hand sides and matcher construction.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use aho_corasick::AhoCorasickBuilder;
 use memchr::memmem::Finder;
@@ -148,7 +149,7 @@ impl<'e> Builder<'e> {
         }
         Ok(Typed {
             name: r.to_string(),
-            lhs: Lhs::Field(r),
+            lhs: Lhs::Field(r, NO_SLOT),
             ty: info.ty,
             list,
             set_semantics: info.ty == FieldType::StrList,
@@ -209,6 +210,8 @@ impl<'e> Builder<'e> {
 
     fn check(&mut self, c: &ast::Check) -> Result<Node> {
         let lhs = self.operand(&c.lhs)?;
+        // What the right-hand side means, for the check's key.
+        let mut rhs_key = String::new();
         let test = match (&c.rhs, c.op) {
             (_, Op::Exists) => Test::Exists,
             (Rhs::Operand(o), op) => {
@@ -220,6 +223,7 @@ impl<'e> Builder<'e> {
                     ));
                 }
                 let r = self.operand(o)?;
+                rhs_key = r.name;
                 let op = if op == Op::In && !lhs.set_semantics {
                     Op::Intersects
                 } else {
@@ -229,6 +233,7 @@ impl<'e> Builder<'e> {
             }
             (rhs, op @ (Op::In | Op::Intersects)) => {
                 let items = self.list_items(rhs)?;
+                rhs_key = items_key(&items);
                 let set = self.const_set(&lhs, &items)?;
                 if op == Op::In && lhs.set_semantics {
                     Test::In(set)
@@ -239,14 +244,19 @@ impl<'e> Builder<'e> {
             (rhs, Op::Pmatch) => {
                 self.require_string(&lhs, Op::Pmatch, c.op_span)?;
                 let items = self.list_items(rhs)?;
+                rhs_key = items_key(&items);
                 Test::Pmatch(PrefixSet::new(items.iter().map(|(s, _)| s.as_str())))
             }
             (rhs, op) if c.modifier.is_some() => {
                 let m = c.modifier.unwrap_or(Modifier::AnyOf);
                 let items = self.list_items(rhs)?;
+                rhs_key = items_key(&items);
                 self.quantified(&lhs, op, m, &items, c.op_span)?
             }
-            (Rhs::Value { text, span, .. }, op) => self.scalar(&lhs, op, text, *span, c.op_span)?,
+            (Rhs::Value { text, span, .. }, op) => {
+                rhs_key = format!("{text:?}");
+                self.scalar(&lhs, op, text, *span, c.op_span)?
+            }
             (rhs, op) => {
                 return Err(self.err(
                     K::BadValue,
@@ -255,7 +265,18 @@ impl<'e> Builder<'e> {
                 ))
             }
         };
-        Ok(Node::Check(Box::new(Check { lhs: lhs.lhs, test })))
+        let key = format!(
+            "{}\0{}\0{}\0{rhs_key}",
+            lhs.name,
+            c.op.name(),
+            c.modifier.map_or("", |m| m.name())
+        );
+        Ok(Node::Check(Arc::new(Check {
+            lhs: lhs.lhs,
+            test,
+            key: key.into(),
+            memo: NO_SLOT,
+        })))
     }
 
     fn require_string(&self, lhs: &Typed, op: Op, at: Span) -> Result<()> {
@@ -305,7 +326,7 @@ impl<'e> Builder<'e> {
     fn const_set(&self, lhs: &Typed, items: &[(String, Span)]) -> Result<ConstSet> {
         if lhs.ty.is_string() {
             return Ok(ConstSet::Bytes(
-                items.iter().map(|(s, _)| s.as_bytes().into()).collect(),
+                items.iter().map(|(s, _)| s.as_bytes()).collect(),
             ));
         }
         let consts = items
@@ -516,4 +537,15 @@ impl<'e> Builder<'e> {
         }
         Ok(())
     }
+}
+
+/// List items in a check key: quoted so that items containing commas or
+/// quotes cannot make two different lists spell the same.
+fn items_key(items: &[(String, Span)]) -> String {
+    let mut k = String::from("(");
+    for (s, _) in items {
+        k.push_str(&format!("{s:?},"));
+    }
+    k.push(')');
+    k
 }

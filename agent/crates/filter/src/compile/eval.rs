@@ -3,52 +3,217 @@
 //! Falco semantics: a missing field makes a comparison false (so `not` of
 //! it is true); a list-valued left side matches when any value matches,
 //! except `in`, which needs every value in the set.
+//!
+//! Field values are fetched through [`Fetch`]: straight from the source, or
+//! through a per-event [`Memo`] shared by all the filters an engine runs.
 
+use std::cell::{Cell, RefCell};
 use std::cmp::Ordering;
 
 use memchr::memmem;
+use smallvec::SmallVec;
 
 use super::node::*;
 use super::transform;
 use crate::ast::{Modifier, Op};
-use crate::fields::{FieldSource, Value, Values};
+use crate::fields::{FieldRef, FieldSource, Value, Values};
 
-pub fn eval<S: FieldSource + ?Sized>(n: &Node, src: &S) -> bool {
-    match n {
-        Node::And(c) => c.iter().all(|x| eval(x, src)),
-        Node::Or(c) => c.iter().any(|x| eval(x, src)),
-        Node::Not(x) => !eval(x, src),
-        Node::Check(c) => check(c, src),
+/// How evaluation gets a field's values.
+pub trait Fetch {
+    type Src: FieldSource + ?Sized;
+    fn src(&self) -> &Self::Src;
+    /// Run `f` on the field's values; `None` when the field is missing.
+    fn fetch<R>(
+        &self,
+        field: &FieldRef,
+        slot: Slot,
+        f: impl FnOnce(&[Value<'_>]) -> R,
+    ) -> Option<R>;
+    /// The result of the check numbered `slot`, computed by `f` the first
+    /// time.
+    fn cached(&self, slot: Slot, f: impl FnOnce() -> bool) -> bool;
+}
+
+/// No memo: every check asks the source.
+pub struct Direct<'a, S: ?Sized>(pub &'a S);
+
+fn direct<S: FieldSource + ?Sized, R>(
+    src: &S,
+    field: &FieldRef,
+    f: impl FnOnce(&[Value<'_>]) -> R,
+) -> Option<R> {
+    let mut vals = Values::new();
+    if !src.extract(field, &mut vals) || vals.is_empty() {
+        return None;
+    }
+    Some(f(&vals))
+}
+
+impl<S: FieldSource + ?Sized> Fetch for Direct<'_, S> {
+    type Src = S;
+    fn src(&self) -> &S {
+        self.0
+    }
+    #[inline]
+    fn fetch<R>(&self, field: &FieldRef, _: Slot, f: impl FnOnce(&[Value<'_>]) -> R) -> Option<R> {
+        direct(self.0, field, f)
+    }
+    #[inline]
+    fn cached(&self, _: Slot, f: impl FnOnce() -> bool) -> bool {
+        f()
     }
 }
 
-fn check<S: FieldSource + ?Sized>(c: &Check, src: &S) -> bool {
+/// Memo capacity in fields; fields numbered beyond it are extracted directly.
+pub const MEMO_SLOTS: usize = 256;
+/// Memo capacity in shared checks (results are bits); checks beyond it are
+/// evaluated each time.
+pub const MEMO_CHECKS: usize = 512;
+const CHECK_WORDS: usize = MEMO_CHECKS / 64;
+
+#[derive(Clone, Copy)]
+enum Entry<'s> {
+    Missing,
+    One(Value<'s>),
+    /// Several values: asked again each time (ancestor chains and the
+    /// like are rare in conditions), so the memo stays small and flat.
+    Many,
+}
+
+/// What one event's fields were, remembered while the rules run over it:
+/// the same `proc.name` or `fd.name` is read by dozens of rules. Lives on
+/// the stack for one event; nothing is allocated unless more than 32
+/// distinct fields are read.
+pub struct Memo<'s, S: FieldSource + ?Sized> {
+    src: &'s S,
+    /// Slot → 1 + index in `entries`; 0 = not fetched yet.
+    pos: [Cell<u8>; MEMO_SLOTS],
+    entries: RefCell<SmallVec<[Entry<'s>; 32]>>,
+    /// Shared checks: evaluated yet, and their results.
+    known: [Cell<u64>; CHECK_WORDS],
+    results: [Cell<u64>; CHECK_WORDS],
+}
+
+impl<'s, S: FieldSource + ?Sized> Memo<'s, S> {
+    pub fn new(src: &'s S) -> Self {
+        Memo {
+            src,
+            pos: [const { Cell::new(0) }; MEMO_SLOTS],
+            entries: RefCell::new(SmallVec::new()),
+            known: [const { Cell::new(0) }; CHECK_WORDS],
+            results: [const { Cell::new(0) }; CHECK_WORDS],
+        }
+    }
+
+    pub fn source(&self) -> &'s S {
+        self.src
+    }
+}
+
+impl<'s, S: FieldSource + ?Sized> Fetch for Memo<'s, S> {
+    type Src = S;
+    fn src(&self) -> &S {
+        self.src
+    }
+
+    fn fetch<R>(
+        &self,
+        field: &FieldRef,
+        slot: Slot,
+        f: impl FnOnce(&[Value<'_>]) -> R,
+    ) -> Option<R> {
+        let Some(p) = self.pos.get(usize::from(slot)) else {
+            return direct(self.src, field, f);
+        };
+        let e = match p.get() {
+            0 => {
+                let mut vals: Values<'s> = Values::new();
+                let ok = self.src.extract(field, &mut vals) && !vals.is_empty();
+                let e = match (ok, vals.len()) {
+                    (false, _) => Entry::Missing,
+                    (true, 1) => Entry::One(vals[0]),
+                    _ => Entry::Many,
+                };
+                // Never holds a borrow across `f`, which may fetch again.
+                if let Ok(mut es) = self.entries.try_borrow_mut() {
+                    if es.len() < usize::from(u8::MAX) {
+                        es.push(e);
+                        p.set(es.len() as u8);
+                    }
+                }
+                if let Entry::Many = e {
+                    return Some(f(&vals));
+                }
+                e
+            }
+            i => match self
+                .entries
+                .try_borrow()
+                .ok()
+                .and_then(|es| es.get(usize::from(i) - 1).copied())
+            {
+                Some(e) => e,
+                None => return direct(self.src, field, f),
+            },
+        };
+        match e {
+            Entry::Missing => None,
+            Entry::One(v) => Some(f(std::slice::from_ref(&v))),
+            Entry::Many => direct(self.src, field, f),
+        }
+    }
+
+    #[inline]
+    fn cached(&self, slot: Slot, f: impl FnOnce() -> bool) -> bool {
+        let (w, bit) = (usize::from(slot) / 64, 1u64 << (slot % 64));
+        let (Some(known), Some(results)) = (self.known.get(w), self.results.get(w)) else {
+            return f();
+        };
+        if known.get() & bit != 0 {
+            return results.get() & bit != 0;
+        }
+        let r = f();
+        known.set(known.get() | bit);
+        if r {
+            results.set(results.get() | bit);
+        }
+        r
+    }
+}
+
+pub fn eval<F: Fetch>(n: &Node, fx: &F) -> bool {
+    match n {
+        Node::And(c) => c.iter().all(|x| eval(x, fx)),
+        Node::Or(c) => c.iter().any(|x| eval(x, fx)),
+        Node::Not(x) => !eval(x, fx),
+        Node::Check(c) if c.memo == NO_SLOT => check(c, fx),
+        Node::Check(c) => fx.cached(c.memo, || check(c, fx)),
+        Node::Const(b) => *b,
+    }
+}
+
+#[inline]
+fn check<F: Fetch>(c: &Check, fx: &F) -> bool {
     match &c.test {
-        Test::Exists => with_values(&c.lhs, src, |_| true).is_some(),
-        Test::Dyn(op, rhs) => with_values(&c.lhs, src, |l| {
-            with_values(rhs, src, |r| dyn_values(*op, l, r)).unwrap_or(false)
+        Test::Exists => with_values(&c.lhs, fx, |_| true).is_some(),
+        Test::Dyn(op, rhs) => with_values(&c.lhs, fx, |l| {
+            with_values(rhs, fx, |r| dyn_values(*op, l, r)).unwrap_or(false)
         })
         .unwrap_or(false),
-        t => with_values(&c.lhs, src, |vals| test_values(t, vals)).unwrap_or(false),
+        t => with_values(&c.lhs, fx, |vals| test_values(t, vals)).unwrap_or(false),
     }
 }
 
 /// Run `f` on the operand's values; `None` when there are none (missing).
-pub(super) fn with_values<S: FieldSource + ?Sized, R>(
+pub(super) fn with_values<F: Fetch, R>(
     lhs: &Lhs,
-    src: &S,
+    fx: &F,
     f: impl FnOnce(&[Value<'_>]) -> R,
 ) -> Option<R> {
     match lhs {
-        Lhs::Field(field) => {
-            let mut vals = Values::new();
-            if !src.extract(field, &mut vals) || vals.is_empty() {
-                return None;
-            }
-            Some(f(&vals))
-        }
+        Lhs::Field(field, slot) => fx.fetch(field, *slot, f),
         Lhs::Transform(t) => {
-            let owned = transform::apply(t, src)?;
+            let owned = transform::apply(t, fx.src())?;
             let vals: Values<'_> = owned.iter().map(|o| o.as_value()).collect();
             if vals.is_empty() {
                 return None;
@@ -58,9 +223,13 @@ pub(super) fn with_values<S: FieldSource + ?Sized, R>(
     }
 }
 
+#[inline]
 fn test_values(t: &Test, vals: &[Value<'_>]) -> bool {
     match t {
         Test::In(set) => vals.iter().all(|v| set_contains(set, v)),
+        // An empty list never matches, whatever the modifier (libsinsp's
+        // FILTERCHECK_MOD_empty_rhs tests: even `allof ()` is false).
+        Test::Quant(_, tests) if tests.is_empty() => false,
         Test::Quant(m, tests) => {
             let hits = tests
                 .iter()
@@ -76,6 +245,7 @@ fn test_values(t: &Test, vals: &[Value<'_>]) -> bool {
     }
 }
 
+#[inline]
 fn test_one(t: &Test, v: &Value<'_>) -> bool {
     match t {
         Test::Exists => true,
@@ -94,6 +264,7 @@ fn test_one(t: &Test, v: &Value<'_>) -> bool {
     }
 }
 
+#[inline]
 fn as_int(v: &Value<'_>) -> Option<i128> {
     match *v {
         Value::U64(n) => Some(i128::from(n)),
@@ -108,6 +279,7 @@ fn int_from_text(v: &Value<'_>) -> Option<i128> {
     super::parse_int(std::str::from_utf8(b).ok()?)
 }
 
+#[inline]
 fn ordering_ok(op: CmpOp, o: Ordering) -> bool {
     match op {
         CmpOp::Eq => o == Ordering::Equal,
@@ -119,6 +291,7 @@ fn ordering_ok(op: CmpOp, o: Ordering) -> bool {
     }
 }
 
+#[inline]
 fn cmp_const(op: CmpOp, v: &Value<'_>, c: &Const) -> bool {
     match c {
         Const::Bytes(b) => v.as_bytes().is_some_and(|x| ordering_ok(op, x.cmp(b))),
@@ -138,6 +311,7 @@ fn cmp_const(op: CmpOp, v: &Value<'_>, c: &Const) -> bool {
     }
 }
 
+#[inline]
 fn set_contains(s: &ConstSet, v: &Value<'_>) -> bool {
     match s {
         ConstSet::Bytes(set) => v.as_bytes().is_some_and(|b| set.contains(b)),

@@ -103,6 +103,8 @@ fn sets(n: &Node) -> (EvtTypes, EvtTypes) {
             (EvtTypes::Only(BTreeSet::new()), EvtTypes::All),
             |(t, f), (ct, cf)| (t.or(ct), f.and(cf)),
         ),
+        Node::Const(true) => (EvtTypes::All, EvtTypes::Only(BTreeSet::new())),
+        Node::Const(false) => (EvtTypes::Only(BTreeSet::new()), EvtTypes::All),
         Node::Check(c) => match evt_type_set(&c.lhs, &c.test) {
             Some((only, negated)) => {
                 let t = EvtTypes::Only(only);
@@ -120,7 +122,7 @@ fn sets(n: &Node) -> (EvtTypes, EvtTypes) {
 /// The set of types named by an `evt.type` check we understand (`=`, `!=`,
 /// `in`, `intersects`), and whether the check is true outside it (`!=`).
 fn evt_type_set(lhs: &Lhs, test: &Test) -> Option<(BTreeSet<String>, bool)> {
-    let Lhs::Field(f) = lhs else { return None };
+    let Lhs::Field(f, _) = lhs else { return None };
     if f.id != FieldId::EvtType || f.arg != FieldArg::None {
         return None;
     }
@@ -129,7 +131,7 @@ fn evt_type_set(lhs: &Lhs, test: &Test) -> Option<(BTreeSet<String>, bool)> {
         Test::Cmp(CmpOp::Eq, Const::Bytes(b)) => Some(([text(b)].into(), false)),
         Test::Cmp(CmpOp::Ne, Const::Bytes(b)) => Some(([text(b)].into(), true)),
         Test::In(ConstSet::Bytes(s)) | Test::Intersects(ConstSet::Bytes(s)) => {
-            Some((s.iter().map(|b| text(b)).collect(), false))
+            Some((s.iter().map(text).collect(), false))
         }
         _ => None,
     }
@@ -137,4 +139,48 @@ fn evt_type_set(lhs: &Lhs, test: &Test) -> Option<(BTreeSet<String>, bool)> {
 
 pub fn resolve(root: &Node) -> EvtTypes {
     sets(root).0.normalize()
+}
+
+/// `n` for events of type `t`: the `evt.type` checks [`evt_type_set`]
+/// understands become constants, then `and`/`or`/`not` fold. Only pure
+/// boolean identities are used, so the result is exactly the original
+/// filter restricted to that type.
+pub fn specialize(n: &Node, t: &str) -> Node {
+    match n {
+        Node::Check(c) => match evt_type_set(&c.lhs, &c.test) {
+            Some((set, negated)) => Node::Const(set.contains(t) != negated),
+            None => n.clone(),
+        },
+        Node::Not(x) => match specialize(x, t) {
+            Node::Const(b) => Node::Const(!b),
+            other => Node::Not(Box::new(other)),
+        },
+        Node::And(c) => fold(c, t, true),
+        Node::Or(c) => fold(c, t, false),
+        Node::Const(b) => Node::Const(*b),
+    }
+}
+
+/// `and` (`is_and`) or `or` of the specialised children: the neutral
+/// constant drops out, the absorbing one decides, nested nodes of the same
+/// kind are flattened.
+fn fold(children: &[Node], t: &str, is_and: bool) -> Node {
+    let mut out = Vec::with_capacity(children.len());
+    for c in children {
+        match specialize(c, t) {
+            Node::Const(b) if b == is_and => {}
+            Node::Const(b) => return Node::Const(b),
+            Node::And(inner) if is_and => out.extend(inner.into_vec()),
+            Node::Or(inner) if !is_and => out.extend(inner.into_vec()),
+            other => out.push(other),
+        }
+    }
+    if out.len() <= 1 {
+        return out.pop().unwrap_or(Node::Const(is_and));
+    }
+    if is_and {
+        Node::And(out.into())
+    } else {
+        Node::Or(out.into())
+    }
 }

@@ -1,8 +1,9 @@
 //! Literal parsing and the matchers built at compile time: globs, path
 //! prefix sets, IP networks, numbers, hex bytes, base64.
 
-use std::collections::HashSet;
 use std::net::IpAddr;
+
+use rustc_hash::FxHashSet;
 
 /// Parse an unsigned number: decimal or `0x` hex.
 pub fn parse_u64(s: &str) -> Option<u64> {
@@ -265,12 +266,60 @@ impl Glob {
     }
 }
 
+/// A set of byte strings for `in`/`intersects`, probed once per event and
+/// value: FxHash (SipHash's DoS resistance buys nothing against constants
+/// fixed at load time) behind a bitmask of the member lengths, which turns
+/// most misses into one AND.
+#[derive(Clone, Debug, Default)]
+pub struct ByteSet {
+    set: FxHashSet<Box<[u8]>>,
+    lens: u64,
+}
+
+fn len_bit(n: usize) -> u64 {
+    1 << n.min(63)
+}
+
+impl ByteSet {
+    pub fn insert(&mut self, item: &[u8]) {
+        self.lens |= len_bit(item.len());
+        self.set.insert(item.into());
+    }
+
+    #[inline]
+    pub fn contains(&self, b: &[u8]) -> bool {
+        self.lens & len_bit(b.len()) != 0 && self.set.contains(b)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &[u8]> {
+        self.set.iter().map(|b| &b[..])
+    }
+
+    pub fn len(&self) -> usize {
+        self.set.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.set.is_empty()
+    }
+}
+
+impl<'a> FromIterator<&'a [u8]> for ByteSet {
+    fn from_iter<I: IntoIterator<Item = &'a [u8]>>(iter: I) -> Self {
+        let mut s = ByteSet::default();
+        for it in iter {
+            s.insert(it);
+        }
+        s
+    }
+}
+
 /// `pmatch`: is the path equal to, or under, one of the prefixes?
 /// Prefixes are stored whole; a path is checked at each `/` boundary, so
 /// the cost is one hash lookup per path component.
 #[derive(Clone, Debug, Default)]
 pub struct PrefixSet {
-    prefixes: HashSet<Box<[u8]>>,
+    prefixes: FxHashSet<Box<[u8]>>,
     root: bool,
 }
 
@@ -364,6 +413,22 @@ mod tests {
         assert!(!p.matches(b"/usr/sbin/ls"));
         assert!(!p.matches(b"/var/lib"));
         assert!(PrefixSet::new(["/"]).matches(b"/anything"));
+    }
+
+    #[test]
+    fn byte_sets() {
+        let s: ByteSet = [&b"/etc/shadow"[..], b"", b"x"].into_iter().collect();
+        assert!(s.contains(b"/etc/shadow"));
+        assert!(s.contains(b""));
+        assert!(s.contains(b"x"));
+        assert!(!s.contains(b"y"));
+        assert!(!s.contains(b"/etc/shadoW"));
+        let long = vec![b'a'; 100];
+        let t: ByteSet = [&long[..]].into_iter().collect();
+        assert!(t.contains(&long));
+        assert!(!t.contains(&long[..99]));
+        assert!(!t.contains(&[b'a'; 64]));
+        assert_eq!((s.len(), ByteSet::default().is_empty()), (3, true));
     }
 
     #[test]

@@ -11,12 +11,16 @@ mod node;
 mod transform;
 
 use std::collections::HashMap;
+use std::sync::Arc;
+
+use rustc_hash::FxHashMap;
 
 use crate::ast::Expr;
 use crate::fields::{FieldRef, FieldSource};
 
+pub use eval::{Memo, MEMO_CHECKS, MEMO_SLOTS};
 pub use evttype::EvtTypes;
-pub use matchers::{parse_bool, parse_i64, parse_int, parse_u64, Glob, IpNet, PrefixSet};
+pub use matchers::{parse_bool, parse_i64, parse_int, parse_u64, ByteSet, Glob, IpNet, PrefixSet};
 
 /// Maximum nesting while expanding macros and compiling (and so while
 /// evaluating): deep enough for any real rule set (upstream rules nest a few
@@ -112,10 +116,152 @@ pub struct Filter {
     fields: Vec<FieldRef>,
 }
 
+/// Numbers the fields and the repeated checks of several filters for a
+/// shared per-event [`Memo`]: rules read the same fields, and macros copy
+/// the same checks (`open_read`, `container`, `spawned_process`) into many
+/// rules.
+#[derive(Debug, Default)]
+pub struct SlotTable {
+    fields: FxHashMap<FieldRef, node::Slot>,
+    /// Check key → how many times it appears (`None` once numbered).
+    checks: FxHashMap<Box<str>, CheckSlot>,
+    next_check: usize,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum CheckSlot {
+    Seen(u32),
+    Numbered(node::Slot),
+}
+
+impl SlotTable {
+    /// A table for these filters: only checks that appear more than once
+    /// among them get a memo slot (one that runs once per event gains
+    /// nothing from it).
+    pub fn new<'a>(filters: impl IntoIterator<Item = &'a Filter>) -> Self {
+        fn walk(n: &node::Node, t: &mut SlotTable) {
+            match n {
+                node::Node::And(c) | node::Node::Or(c) => c.iter().for_each(|x| walk(x, t)),
+                node::Node::Not(x) => walk(x, t),
+                node::Node::Check(c) => {
+                    let e = t.checks.entry(c.key.clone()).or_insert(CheckSlot::Seen(0));
+                    if let CheckSlot::Seen(n) = e {
+                        *n += 1;
+                    }
+                }
+                node::Node::Const(_) => {}
+            }
+        }
+        let mut t = SlotTable::default();
+        for f in filters {
+            walk(&f.root, &mut t);
+        }
+        t
+    }
+
+    /// The field's slot; fields past the memo's capacity get none (they
+    /// are then extracted on each use, which is still correct).
+    fn field(&mut self, f: &FieldRef) -> node::Slot {
+        if let Some(s) = self.fields.get(f) {
+            return *s;
+        }
+        if self.fields.len() >= MEMO_SLOTS {
+            return node::NO_SLOT;
+        }
+        let s = self.fields.len() as node::Slot;
+        self.fields.insert(f.clone(), s);
+        s
+    }
+
+    fn check(&mut self, key: &str) -> node::Slot {
+        match self.checks.get_mut(key) {
+            Some(CheckSlot::Numbered(s)) => *s,
+            Some(e @ CheckSlot::Seen(2..)) if self.next_check < MEMO_CHECKS => {
+                let s = self.next_check as node::Slot;
+                self.next_check += 1;
+                *e = CheckSlot::Numbered(s);
+                s
+            }
+            _ => node::NO_SLOT,
+        }
+    }
+
+    /// Fields numbered so far.
+    pub fn fields(&self) -> usize {
+        self.fields.len()
+    }
+
+    /// Shared checks numbered so far.
+    pub fn shared_checks(&self) -> usize {
+        self.next_check
+    }
+}
+
 impl Filter {
     /// Evaluate the condition against an event.
     pub fn matches<S: FieldSource + ?Sized>(&self, src: &S) -> bool {
-        eval::eval(&self.root, src)
+        eval::eval(&self.root, &eval::Direct(src))
+    }
+
+    /// Evaluate with field values shared through `memo` (one per event).
+    /// Same result as [`Filter::matches`]; faster when several filters
+    /// numbered by one [`SlotTable`] read the same fields.
+    pub fn matches_memo<S: FieldSource + ?Sized>(&self, memo: &Memo<'_, S>) -> bool {
+        eval::eval(&self.root, memo)
+    }
+
+    /// Number this filter's fields and shared checks in `table` (built
+    /// over this filter among others). Call before [`Filter::specialize`]:
+    /// the specialised copies share the numbered checks.
+    pub fn assign_slots(&mut self, table: &mut SlotTable) {
+        fn lhs(l: &mut node::Lhs, table: &mut SlotTable) {
+            if let node::Lhs::Field(f, slot) = l {
+                *slot = table.field(f);
+            }
+        }
+        fn walk(n: &mut node::Node, table: &mut SlotTable) {
+            match n {
+                node::Node::And(c) | node::Node::Or(c) => c.iter_mut().for_each(|x| walk(x, table)),
+                node::Node::Not(x) => walk(x, table),
+                // Shared checks (already specialised) keep direct extraction.
+                node::Node::Check(c) => {
+                    if let Some(c) = Arc::get_mut(c) {
+                        c.memo = table.check(&c.key);
+                        lhs(&mut c.lhs, table);
+                        if let node::Test::Dyn(_, r) = &mut c.test {
+                            lhs(r, table);
+                        }
+                    }
+                }
+                node::Node::Const(_) => {}
+            }
+        }
+        walk(&mut self.root, table);
+    }
+
+    /// This filter for events of type `evt_type` only: every `evt.type`
+    /// check the type index understands is folded to a constant and the
+    /// tree simplified. Evaluating the result on an event of that type
+    /// gives the same answer as the whole filter, minus the type checks
+    /// the index already made.
+    pub fn specialize(&self, evt_type: &str) -> Filter {
+        Filter {
+            root: evttype::specialize(&self.root, evt_type),
+            evt_types: self.evt_types.clone(),
+            fields: self.fields.clone(),
+        }
+    }
+
+    /// True when the filter can never match (e.g. specialised to a type
+    /// its condition excludes).
+    pub fn is_never(&self) -> bool {
+        matches!(self.root, node::Node::Const(false))
+    }
+
+    /// True when the filter matches every event (e.g. `evt.type = x`
+    /// specialised to `x`).
+    pub fn is_always(&self) -> bool {
+        matches!(self.root, node::Node::Const(true))
     }
 
     /// The event types the condition can possibly match.
@@ -156,7 +302,9 @@ impl CompiledOperand {
     ) -> R {
         // `f` is needed on both paths; route it through an Option.
         let mut f = Some(f);
-        let ran = eval::with_values(&self.0, src, |vals| f.take().map(|f| f(Some(vals))));
+        let ran = eval::with_values(&self.0, &eval::Direct(src), |vals| {
+            f.take().map(|f| f(Some(vals)))
+        });
         match (ran.flatten(), f) {
             (Some(r), _) => r,
             (None, Some(f)) => f(None),

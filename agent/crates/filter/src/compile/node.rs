@@ -1,33 +1,51 @@
 //! The compiled form: a tree of boolean nodes whose leaves are typed checks
 //! with their matchers already built.
 
-use std::collections::HashSet;
+use std::sync::Arc;
 
 use aho_corasick::AhoCorasick;
 use memchr::memmem::Finder;
+use rustc_hash::FxHashSet;
 
-use super::matchers::{Glob, IpNet, PrefixSet};
+use super::matchers::{ByteSet, Glob, IpNet, PrefixSet};
 use crate::ast::{Modifier, Op, Transformer};
 use crate::fields::FieldRef;
 
-#[derive(Debug)]
+/// Cloning shares the checks (their matchers can be large), so a filter
+/// specialised per event type costs only its boolean skeleton.
+#[derive(Debug, Clone)]
 pub enum Node {
     And(Box<[Node]>),
     Or(Box<[Node]>),
     Not(Box<Node>),
-    Check(Box<Check>),
+    Check(Arc<Check>),
+    /// Only after specialisation (a folded `evt.type` check).
+    Const(bool),
 }
 
 #[derive(Debug)]
 pub struct Check {
     pub lhs: Lhs,
     pub test: Test,
+    /// What the check compares, spelled out (field, operator, modifier,
+    /// right-hand side with lists expanded): equal keys mean the same check,
+    /// wherever macros copied it.
+    pub key: Box<str>,
+    /// The check's result slot in the per-event memo ([`NO_SLOT`]: not
+    /// shared, evaluated each time).
+    pub memo: Slot,
 }
+
+/// A field's number in the per-event memo shared by an engine's filters;
+/// [`NO_SLOT`] until the engine numbers them (then the field is extracted
+/// directly).
+pub type Slot = u16;
+pub const NO_SLOT: Slot = Slot::MAX;
 
 /// Where a check's left-hand values come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Lhs {
-    Field(FieldRef),
+    Field(FieldRef, Slot),
     Transform(Box<Transform>),
 }
 
@@ -67,8 +85,8 @@ pub enum CmpOp {
 
 #[derive(Debug)]
 pub enum ConstSet {
-    Bytes(HashSet<Box<[u8]>>),
-    Int(HashSet<i128>),
+    Bytes(ByteSet),
+    Int(FxHashSet<i128>),
     /// Small sets of booleans or networks: scanned linearly.
     Other(Vec<Const>),
 }
@@ -135,7 +153,7 @@ fn merge_contains(children: Vec<Node>) -> Vec<Node> {
     let mut groups: Vec<(FieldRef, Vec<Vec<u8>>)> = Vec::new();
     for c in &children {
         if let Node::Check(ch) = c {
-            if let (Lhs::Field(f), Test::Contains(fnd)) = (&ch.lhs, &ch.test) {
+            if let (Lhs::Field(f, _), Test::Contains(fnd)) = (&ch.lhs, &ch.test) {
                 match groups.iter_mut().find(|(g, _)| g == f) {
                     Some((_, needles)) => needles.push(fnd.needle().to_vec()),
                     None => groups.push((f.clone(), vec![fnd.needle().to_vec()])),
@@ -151,7 +169,7 @@ fn merge_contains(children: Vec<Node>) -> Vec<Node> {
         .into_iter()
         .filter(|c| match c {
             Node::Check(ch) => match (&ch.lhs, &ch.test) {
-                (Lhs::Field(f), Test::Contains(_)) => !groups.iter().any(|(g, _)| g == f),
+                (Lhs::Field(f, _), Test::Contains(_)) => !groups.iter().any(|(g, _)| g == f),
                 _ => true,
             },
             _ => true,
@@ -159,16 +177,20 @@ fn merge_contains(children: Vec<Node>) -> Vec<Node> {
         .collect();
     for (field, needles) in groups {
         match AhoCorasick::new(&needles) {
-            Ok(ac) => out.push(Node::Check(Box::new(Check {
-                lhs: Lhs::Field(field),
+            Ok(ac) => out.push(Node::Check(Arc::new(Check {
+                key: format!("{field}\0contains-any\0{needles:?}").into(),
+                lhs: Lhs::Field(field, NO_SLOT),
                 test: Test::ContainsAny(Box::new(ac)),
+                memo: NO_SLOT,
             }))),
             // Building can only fail on size limits; fall back to one
             // check per needle.
             Err(_) => out.extend(needles.into_iter().map(|n| {
-                Node::Check(Box::new(Check {
-                    lhs: Lhs::Field(field.clone()),
+                Node::Check(Arc::new(Check {
+                    key: format!("{field}\0contains\0{n:?}").into(),
+                    lhs: Lhs::Field(field.clone(), NO_SLOT),
                     test: Test::Contains(Box::new(Finder::new(&n).into_owned())),
+                    memo: NO_SLOT,
                 }))
             })),
         }

@@ -9,8 +9,24 @@ fn filter(cond: &str) -> Filter {
     compile(&expr, &Env::default()).unwrap_or_else(|e| panic!("{cond:?}: {e}"))
 }
 
+/// Evaluates directly, and checks that the memoised and the
+/// type-specialised evaluations (what the engine runs) agree.
 fn m(cond: &str, ev: &SyntheticEvent) -> bool {
-    filter(cond).matches(ev)
+    let mut f = filter(cond);
+    let direct = f.matches(ev);
+    // Counting the filter twice numbers every check, as if shared.
+    let mut t = SlotTable::new([&f, &f]);
+    f.assign_slots(&mut t);
+    let memo = Memo::new(ev);
+    assert_eq!(f.matches_memo(&memo), direct, "{cond:?} memoised");
+    assert_eq!(f.matches_memo(&memo), direct, "{cond:?} from the memo");
+    let s = f.specialize(ev.evt_type());
+    assert_eq!(
+        s.matches_memo(&Memo::new(ev)),
+        direct,
+        "{cond:?} specialised"
+    );
+    direct
 }
 
 fn ev() -> SyntheticEvent {
@@ -275,6 +291,33 @@ fn modifiers_count_the_items_that_match() {
     assert!(m("proc.aname endswith allof (sshd, systemd)", &e));
 }
 
+/// libsinsp's FILTERCHECK_MOD_* tests (userspace/libsinsp/test/filterchecks/):
+/// each right-hand item is tested on its own, duplicates included, and an
+/// empty list never matches.
+#[test]
+fn modifiers_follow_libsinsp_per_item_counting() {
+    let e = ev();
+    assert!(m("proc.name = oneof (bash, zsh)", &e));
+    assert!(!m("proc.name = oneof (bash, bash)", &e));
+    assert!(m("proc.name = anyof (bash, bash)", &e));
+    assert!(m("proc.name = allof (bash, bash)", &e));
+    assert!(!m("proc.name = allof (bash, zsh)", &e));
+    assert!(m("proc.name != oneof (bash, bash, zsh)", &e));
+    assert!(!m("proc.name != oneof (zsh, sh)", &e));
+    assert!(m("proc.name != anyof (bash, zsh)", &e));
+    assert!(m("proc.name != allof (zsh, sh)", &e));
+    assert!(!m("proc.name != allof (bash, zsh)", &e));
+    assert!(!m("proc.name startswith oneof (b, ba)", &e));
+    assert!(m("proc.name startswith allof (b, ba)", &e));
+    assert!(m("toupper(proc.name) = oneof (BASH, SH)", &e));
+    for q in ["oneof", "anyof", "allof"] {
+        for op in ["=", "!=", "contains", "startswith", "glob"] {
+            let c = format!("proc.name {op} {q} ()");
+            assert!(!m(&c, &e), "{c}");
+        }
+    }
+}
+
 #[test]
 fn modifiers_only_on_string_operators() {
     for cond in [
@@ -391,4 +434,56 @@ fn works_through_dyn_source() {
     let e = ev();
     let d: &dyn crate::fields::FieldSource = &e;
     assert!(f.matches(d));
+}
+
+#[test]
+fn specialising_folds_evt_type_checks() {
+    let f = filter("evt.type = open and proc.name = bash or evt.type = execve");
+    assert!(f.specialize("execve").is_always());
+    assert!(f.specialize("close").is_never());
+    let open = f.specialize("open");
+    assert!(!open.is_always() && !open.is_never());
+    let e = ev();
+    assert!(open.matches(&e));
+    assert!(!open.matches(&e.clone().with("proc.name", "zsh")));
+    let g = filter("not evt.type in (open, openat) or evt.type != close");
+    assert!(g.specialize("open").is_always());
+    assert!(g.specialize("close").is_always());
+    let h = filter("evt.type in (open, openat) and not (evt.type = openat and proc.name = bash)");
+    assert!(h.specialize("open").is_always());
+    assert!(!h.specialize("openat").matches(&e));
+    assert!(h.specialize("execve").is_never());
+}
+
+/// A source that counts the extractions it serves.
+struct Counting<'a>(&'a SyntheticEvent, std::cell::Cell<usize>);
+
+impl crate::fields::FieldSource for Counting<'_> {
+    fn evt_type(&self) -> &str {
+        self.0.evt_type()
+    }
+    fn extract<'a>(&'a self, f: &FieldRef, out: &mut crate::fields::Values<'a>) -> bool {
+        self.1.set(self.1.get() + 1);
+        self.0.extract(f, out)
+    }
+}
+
+#[test]
+fn the_memo_shares_fields_and_repeated_checks_between_filters() {
+    let mut a = filter("proc.name = bash and fd.num > 2");
+    let mut b = filter("proc.name = bash and proc.pname = sshd");
+    let mut c = filter("proc.aname = systemd and proc.name startswith ba");
+    let mut t = SlotTable::new([&a, &b, &c]);
+    for f in [&mut a, &mut b, &mut c] {
+        f.assign_slots(&mut t);
+    }
+    assert_eq!(t.shared_checks(), 1, "only `proc.name = bash` repeats");
+    let e = ev();
+    let src = Counting(&e, Default::default());
+    let memo = Memo::new(&src);
+    assert!(a.matches_memo(&memo) && b.matches_memo(&memo) && c.matches_memo(&memo));
+    // proc.name, fd.num, proc.pname once each; proc.aname (several
+    // values) each time it is read.
+    assert_eq!(src.1.get(), 4);
+    assert!(!a.matches_memo(&Memo::new(&e.clone().without("fd.num"))));
 }

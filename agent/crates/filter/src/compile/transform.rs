@@ -24,7 +24,7 @@ fn bytes_of(v: &Value<'_>) -> Vec<u8> {
 /// The values of an operand, owned; `None` when missing.
 fn operand<S: FieldSource + ?Sized>(lhs: &Lhs, src: &S) -> Option<Vec<Vec<u8>>> {
     match lhs {
-        Lhs::Field(f) => {
+        Lhs::Field(f, _) => {
             let mut vals = Values::new();
             if !src.extract(f, &mut vals) || vals.is_empty() {
                 return None;

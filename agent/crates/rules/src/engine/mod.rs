@@ -1,9 +1,12 @@
 //! The compiled rule set and its evaluation.
 //!
-//! Rules are kept in definition order. Each event type maps to the ids of
-//! the active rules that can match it (rules without an evt.type restriction
-//! are merged into every entry), so evaluating an event is one hash lookup
-//! and a walk over a slice: no allocation, no field looked up by name.
+//! Rules are kept in definition order. Each event type maps to the active
+//! rules that can match it (rules without an evt.type restriction are merged
+//! into every entry), each with its condition specialised to that type: the
+//! `evt.type` checks the index already made are folded away. Evaluating an
+//! event is one hash lookup and a walk over a slice, with the event's field
+//! values shared between rules through a stack [`Memo`]: no allocation, no
+//! field looked up by name.
 
 mod build;
 mod refs;
@@ -11,7 +14,7 @@ mod select;
 
 use rustc_hash::FxHashMap;
 use saker_filter::output::OutputFormat;
-use saker_filter::{EvtTypes, FieldRef, FieldSource, Filter};
+use saker_filter::{EvtTypes, FieldRef, FieldSource, Filter, Memo, SlotTable};
 
 use crate::model::{Pos, Priority};
 
@@ -110,22 +113,29 @@ pub struct Engine {
     rules: Vec<CompiledRule>,
     /// Ids of the rules that run: enabled, syscall source, severe enough.
     active: Vec<u32>,
-    /// evt.type → ids of active rules that can match it, in definition order.
+    /// evt.type → the active rules that can match it, in definition order,
+    /// each with its condition specialised to that type.
     /// (FxHash: the key is a short event type name hashed on every event.)
-    index: FxHashMap<String, Box<[u32]>>,
+    index: FxHashMap<String, Box<[(u32, Filter)]>>,
     /// Active rules with no evt.type restriction (for types not in `index`).
     unrestricted: Box<[u32]>,
     rule_matching: RuleMatching,
 }
 
 impl Engine {
-    fn from_rules(rules: Vec<CompiledRule>, opts: &EngineOptions) -> Engine {
+    fn from_rules(mut rules: Vec<CompiledRule>, opts: &EngineOptions) -> Engine {
         let active: Vec<u32> = rules
             .iter()
             .enumerate()
             .filter(|(_, r)| r.enabled && r.source == "syscall" && r.priority <= opts.min_priority)
             .map(|(i, _)| i as u32)
             .collect();
+        // One numbering for every active rule's fields, so that rules share
+        // what they extract from an event.
+        let mut slots = SlotTable::new(active.iter().map(|&i| &rules[i as usize].filter));
+        for &i in &active {
+            rules[i as usize].filter.assign_slots(&mut slots);
+        }
         let unrestricted: Vec<u32> = active
             .iter()
             .copied()
@@ -143,12 +153,14 @@ impl Engine {
         let index = names
             .into_iter()
             .map(|t| {
-                let ids: Vec<u32> = active
+                let plans: Vec<(u32, Filter)> = active
                     .iter()
                     .copied()
                     .filter(|&i| rules[i as usize].evt_types.contains(t))
+                    .map(|i| (i, rules[i as usize].filter.specialize(t)))
+                    .filter(|(_, f)| !f.is_never())
                     .collect();
-                (t.clone(), ids.into_boxed_slice())
+                (t.clone(), plans.into_boxed_slice())
             })
             .collect();
         Engine {
@@ -211,11 +223,11 @@ impl Engine {
         src: &S,
         visit: impl FnMut(&CompiledRule),
     ) -> usize {
-        let ids = self
-            .index
-            .get(src.evt_type())
-            .map_or(&*self.unrestricted, |v| &**v);
-        self.run(ids, src, visit)
+        let memo = Memo::new(src);
+        match self.index.get(src.evt_type()) {
+            Some(plans) => self.run(plans.iter().map(|(i, f)| (*i, f)), &memo, visit),
+            None => self.run_ids(&self.unrestricted, &memo, visit),
+        }
     }
 
     /// Like [`Engine::evaluate`] but tries every active rule: the baseline
@@ -225,19 +237,33 @@ impl Engine {
         src: &S,
         visit: impl FnMut(&CompiledRule),
     ) -> usize {
-        self.run(&self.active, src, visit)
+        self.run_ids(&self.active, &Memo::new(src), visit)
     }
 
-    fn run<S: FieldSource + ?Sized>(
+    fn run_ids<S: FieldSource + ?Sized>(
         &self,
         ids: &[u32],
-        src: &S,
+        memo: &Memo<'_, S>,
+        visit: impl FnMut(&CompiledRule),
+    ) -> usize {
+        let rules = &self.rules;
+        self.run(
+            ids.iter().map(|&i| (i, &rules[i as usize].filter)),
+            memo,
+            visit,
+        )
+    }
+
+    fn run<'f, S: FieldSource + ?Sized>(
+        &self,
+        plans: impl Iterator<Item = (u32, &'f Filter)>,
+        memo: &Memo<'_, S>,
         mut visit: impl FnMut(&CompiledRule),
     ) -> usize {
         let mut n = 0;
-        for &i in ids {
+        for (i, filter) in plans {
             let r = &self.rules[i as usize];
-            if r.filter.matches(src) {
+            if filter.matches_memo(memo) {
                 visit(r);
                 n += 1;
                 if self.rule_matching == RuleMatching::First {

@@ -42,8 +42,15 @@ fn paren(v: &str) -> String {
     }
 }
 
+/// List operators, and operators with a list modifier (`startswith
+/// oneof`): Falco 0.44 accepts the modifiers in exception comps, and their
+/// right-hand side is a list too.
 fn takes_list(op: &str) -> bool {
     matches!(op, "in" | "intersects" | "pmatch")
+        || matches!(
+            op.split_whitespace().nth(1),
+            Some("oneof" | "anyof" | "allof")
+        )
 }
 
 fn item(e: &Entry) -> &str {
@@ -201,6 +208,29 @@ mod tests {
              ( proc.name = \"my prog\" and  fd.name in (some_list))) and not \
              (proc.pname in (bash, \"x\\\"y\"))"
         );
+    }
+
+    #[test]
+    fn modifier_comps_take_a_list() {
+        let cond = synthetic("evt.type = open".into(), pos());
+        let ex = ExceptionInfo {
+            name: "a".into(),
+            fields: Entry::List(vec![it("proc.name"), it("fd.name")]),
+            comps: Entry::List(vec![it("startswith oneof"), it("startswith")]),
+            values: vec![
+                Entry::List(vec![Entry::List(vec![it("sshd"), it("sudo")]), it("/etc/")]),
+                Entry::List(vec![it("kube-"), it("/var/")]),
+            ],
+            pos: pos(),
+        };
+        let out = fold(&cond, &[ex], "r").unwrap();
+        assert_eq!(
+            out.text,
+            "(evt.type = open) and not (( proc.name startswith oneof (sshd, sudo) and  \
+             fd.name startswith /etc/) or ( proc.name startswith oneof (kube-) and  \
+             fd.name startswith /var/))"
+        );
+        assert!(saker_filter::parse(&out.text).is_ok());
     }
 
     #[test]
