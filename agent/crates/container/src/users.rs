@@ -51,24 +51,21 @@ pub fn parse_id_file(content: &str) -> HashMap<u32, Arc<str>> {
 }
 
 impl UserDb {
-    /// Reads `etc/passwd` and `etc/group` under `root`. Missing or unreadable
-    /// files give empty maps (a distroless image has none).
-    pub fn load(root: &Path) -> Self {
-        let read = |p: &str| {
-            read_capped(root, p)
-                .map(|c| parse_id_file(&c))
-                .unwrap_or_default()
+    /// Reads `etc/passwd` and `etc/group` under `root`. A missing file is an
+    /// empty map (a distroless image has none); a root that is gone or a
+    /// read that could not finish is an error, so it is never cached as
+    /// "no users".
+    pub fn load(root: &Path) -> std::io::Result<Self> {
+        let read = |p: &str| -> std::io::Result<HashMap<u32, Arc<str>>> {
+            Ok(crate::rootfs::read_file_in_root(root, p, MAX_FILE)?
+                .map(|c| parse_id_file(&String::from_utf8_lossy(&c)))
+                .unwrap_or_default())
         };
-        Self {
-            users: read("etc/passwd"),
-            groups: read("etc/group"),
-        }
+        Ok(Self {
+            users: read("etc/passwd")?,
+            groups: read("etc/group")?,
+        })
     }
-}
-
-fn read_capped(root: &Path, rel: &str) -> Option<String> {
-    let buf = crate::rootfs::read_file_in_root(root, rel, MAX_FILE)?;
-    Some(String::from_utf8_lossy(&buf).into_owned())
 }
 
 struct Slot {
@@ -123,14 +120,17 @@ impl UsersCache {
     }
 
     /// The database for `key`, loading it through /proc/`pid`/root on a miss
-    /// or when the refresh interval passed and the files changed. Blocking
-    /// file I/O: call at exec / proc-scan time or from a worker.
-    pub fn db(&self, key: &str, pid: u32) -> Arc<UserDb> {
+    /// or when the refresh interval passed and the files changed. `None`
+    /// when it cannot be read now (the process is gone, or a container
+    /// process is still at the host's root before runc moves it); nothing
+    /// is cached then, so a later lookup tries again. Blocking file I/O:
+    /// call at exec / proc-scan time or from a worker.
+    pub fn db(&self, key: &str, pid: u32) -> Option<Arc<UserDb>> {
         let root = self.root_of(pid);
         if let Ok(slots) = self.slots.read() {
             if let Some(s) = slots.get(key) {
                 if s.loaded.elapsed() < self.refresh {
-                    return s.db.clone();
+                    return Some(s.db.clone());
                 }
                 if stamp(&root) == s.stamp {
                     let db = s.db.clone();
@@ -140,21 +140,32 @@ impl UsersCache {
                             s.loaded = Instant::now();
                         }
                     }
-                    return db;
+                    return Some(db);
                 }
             }
+        }
+        if key != crate::HOST_ID && self.is_host_root(&root) {
+            return None;
         }
         self.load(key, &root)
     }
 
+    /// Whether `root` is the host's own root directory: what a container's
+    /// process sees between runc's fork and its pivot_root or setns.
+    fn is_host_root(&self, root: &Path) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        let Ok(m) = std::fs::metadata(root) else {
+            return false;
+        };
+        let host =
+            std::fs::metadata(self.proc_root.join("1/root")).or_else(|_| std::fs::metadata("/"));
+        host.is_ok_and(|h| h.dev() == m.dev() && h.ino() == m.ino())
+    }
+
     /// Loads from an explicit root (tests, or a rootfs path already known).
-    pub fn load(&self, key: &str, root: &Path) -> Arc<UserDb> {
-        let db = Arc::new(UserDb::load(root));
-        // The root of a process that already exited reads as empty; caching
-        // that would hide every name in the container until the refresh.
-        if db.users.is_empty() && db.groups.is_empty() && !root.exists() {
-            return db;
-        }
+    /// `None`, and nothing cached, when the root cannot be read.
+    pub fn load(&self, key: &str, root: &Path) -> Option<Arc<UserDb>> {
+        let db = Arc::new(UserDb::load(root).ok()?);
         let slot = Slot {
             db: db.clone(),
             loaded: Instant::now(),
@@ -163,17 +174,17 @@ impl UsersCache {
         if let Ok(mut w) = self.slots.write() {
             w.insert(Arc::from(key), slot);
         }
-        db
+        Some(db)
     }
 
     /// `user.name` for `uid` in container `key` (process `pid`).
     pub fn user_name(&self, key: &str, pid: u32, uid: u32) -> Option<Arc<str>> {
-        self.db(key, pid).users.get(&uid).cloned()
+        self.db(key, pid)?.users.get(&uid).cloned()
     }
 
     /// `group.name` for `gid`.
     pub fn group_name(&self, key: &str, pid: u32, gid: u32) -> Option<Arc<str>> {
-        self.db(key, pid).groups.get(&gid).cloned()
+        self.db(key, pid)?.groups.get(&gid).cloned()
     }
 
     /// `user.loginname`: the loginuid's name; none for processes that never
@@ -219,7 +230,7 @@ mod tests {
     fn a_vanished_root_is_not_cached() {
         let cache = UsersCache::new("/proc", std::time::Duration::from_secs(30));
         let db = cache.load("c1", std::path::Path::new("/nonexistent/proc/999999/root"));
-        assert!(db.users.is_empty());
+        assert!(db.is_none());
         assert!(
             cache.cached("c1").is_none(),
             "an exited process's empty view must not stick"
@@ -320,6 +331,16 @@ mod tests {
         assert_eq!(c.user_name("gone", 999_999_999, 0), None);
         let _ = std::fs::remove_dir_all(&procdir);
         let _ = std::fs::remove_dir_all(&rootfs);
+    }
+
+    #[test]
+    fn a_container_key_at_the_host_root_is_not_cached() {
+        // Our own root is the host's: for a container key that is runc's
+        // window before pivot_root, and the host's names would be wrong.
+        let c = UsersCache::default();
+        assert!(c.db("0123abcd", std::process::id()).is_none());
+        assert!(c.cached("0123abcd").is_none());
+        assert!(c.db(crate::HOST_ID, std::process::id()).is_some());
     }
 
     #[test]

@@ -190,6 +190,11 @@ impl ProcFs {
     /// zombie): that says nothing about its namespace and must not be cached.
     /// `Some(None)`: read, and the root is no overlay.
     pub fn overlay_upperdir(&self, pid: u32) -> Option<Option<String>> {
+        // A container's first process sits at the host's root until runc
+        // pivots; its mount table then says nothing about the container.
+        if self.at_host_root(pid) {
+            return None;
+        }
         let mi = fs::read_to_string(self.path(pid, "mountinfo")).ok()?;
         Some(mi.lines().find_map(|l| {
             let mut parts = l.split(" - ");
@@ -207,6 +212,19 @@ impl ProcFs {
                 .find_map(|o| o.strip_prefix("upperdir="))
                 .map(str::to_string)
         }))
+    }
+}
+
+impl ProcFs {
+    /// Whether `pid`'s root directory is the host's (init's, or ours when
+    /// init's cannot be read).
+    fn at_host_root(&self, pid: u32) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        let Ok(m) = fs::metadata(self.path(pid, "root")) else {
+            return false;
+        };
+        let host = fs::metadata(self.path(1, "root")).or_else(|_| fs::metadata("/"));
+        host.is_ok_and(|h| h.dev() == m.dev() && h.ino() == m.ino())
     }
 }
 
@@ -445,6 +463,9 @@ mod tests {
             Some(None),
             "read, and not an overlay"
         );
+        // At the host's root (runc before pivot_root): not known yet.
+        std::os::unix::fs::symlink("/", base.join("proc/125/root")).unwrap();
+        assert_eq!(fs.overlay_upperdir(125), None);
         let _ = std::fs::remove_dir_all(&base);
     }
 

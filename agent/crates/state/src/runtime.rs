@@ -4,6 +4,7 @@
 //! cheap procfs read; nothing here waits on a runtime.
 
 use crate::lookup::{ContainerField, ContainerLookup, MetaValue};
+use saker_container::users::UserDb;
 use saker_container::{cgroup, CgroupIdMap, ContainerCache, ContainerInfo, UsersCache, HOST_ID};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -27,7 +28,14 @@ pub struct RuntimeLookup {
     /// Whose root holds the host's /etc: init's when we may read it (a
     /// hostPID DaemonSet), else our own (we run on the host).
     host_users_pid: u32,
+    /// A process last seen alive in each container: a short-lived process
+    /// may be gone before its event is evaluated, and its container's
+    /// users are then read through a sibling's root.
+    live_pids: Mutex<HashMap<Arc<str>, u32>>,
 }
+
+/// Bound on `live_pids`; cleared when reached (entries refill on sight).
+const MAX_LIVE_PIDS: usize = 65_536;
 
 impl RuntimeLookup {
     pub fn new(cache: ContainerCache, users: UsersCache, proc_root: impl Into<PathBuf>) -> Self {
@@ -44,6 +52,7 @@ impl RuntimeLookup {
             converted: Mutex::new(HashMap::new()),
             cgroups: CgroupIdMap::detect(),
             host_users_pid,
+            live_pids: Mutex::new(HashMap::new()),
         }
     }
 
@@ -54,6 +63,44 @@ impl RuntimeLookup {
             Some(c) => (c, pid),
             None => (HOST_ID, self.host_users_pid),
         }
+    }
+
+    /// The user database for `container`, read through `pid`'s root, or
+    /// through a sibling's when `pid` is gone.
+    fn users_db(&self, container: Option<&str>, pid: u32) -> Option<Arc<UserDb>> {
+        let (key, pid) = self.users_key(container, pid);
+        if let Some(db) = self.users.db(key, pid) {
+            return Some(db);
+        }
+        let sibling = *self.live_pids.lock().ok()?.get(key)?;
+        if sibling == pid {
+            return None;
+        }
+        let db = self.users.db(key, sibling);
+        if db.is_none() {
+            // Gone too: the next process seen in the container takes over.
+            if let Ok(mut m) = self.live_pids.lock() {
+                m.remove(key);
+            }
+        }
+        db
+    }
+
+    /// Keeps the oldest live process seen per container (usually its init,
+    /// which outlives the short processes that come and go), replacing it
+    /// once it is gone.
+    fn note_live(&self, container: &Arc<str>, pid: u32) {
+        let Ok(mut m) = self.live_pids.lock() else {
+            return;
+        };
+        if let Some(&old) = m.get(container) {
+            if old == pid || self.proc_root.join(old.to_string()).exists() {
+                return;
+            }
+        } else if m.len() >= MAX_LIVE_PIDS {
+            m.clear();
+        }
+        m.insert(container.clone(), pid);
     }
 
     pub fn cache(&self) -> &ContainerCache {
@@ -102,27 +149,33 @@ impl ContainerLookup for RuntimeLookup {
     fn container_id(&self, pid: u32, cgroup_id: u64) -> Option<Arc<str>> {
         // /proc first: exact for live processes. The cgroup id (a directory
         // inode in the unified hierarchy) catches processes already gone.
-        let m = match cgroup::container_of_pid(&self.proc_root, pid) {
-            Ok(found) => found?,
-            Err(_) => self.cgroups.as_ref()?.container_of(cgroup_id)?,
+        let (m, alive) = match cgroup::container_of_pid(&self.proc_root, pid) {
+            Ok(found) => (found?, true),
+            Err(_) => (self.cgroups.as_ref()?.container_of(cgroup_id)?, false),
         };
         // Ask the runtime now so metadata is there by the time rules need it.
         let _ = self.cache.get_match(&m);
-        Some(Arc::from(m.full_id))
+        let id: Arc<str> = Arc::from(m.full_id);
+        if alive {
+            self.note_live(&id, pid);
+            // Users too, while this process's root can still be read.
+            let _ = self.users.db(&id, pid);
+        }
+        Some(id)
     }
 
     fn user_name(&self, container: Option<&str>, pid: u32, uid: u32) -> Option<Arc<str>> {
-        let (key, pid) = self.users_key(container, pid);
+        let (key, _) = self.users_key(container, pid);
         self.users
             .user_name_cached(key, uid)
-            .or_else(|| self.users.user_name(key, pid, uid))
+            .or_else(|| self.users_db(container, pid)?.users.get(&uid).cloned())
     }
 
     fn group_name(&self, container: Option<&str>, pid: u32, gid: u32) -> Option<Arc<str>> {
-        let (key, pid) = self.users_key(container, pid);
+        let (key, _) = self.users_key(container, pid);
         self.users
             .group_name_cached(key, gid)
-            .or_else(|| self.users.group_name(key, pid, gid))
+            .or_else(|| self.users_db(container, pid)?.groups.get(&gid).cloned())
     }
 
     fn field(
@@ -171,6 +224,68 @@ impl ContainerLookup for RuntimeLookup {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
+    use std::time::Duration;
+
+    const CID: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+    /// A fake /proc entry: a docker cgroup line and a root with a passwd.
+    fn fake_proc(proc_root: &Path, pid: u32, rootfs: &Path) {
+        let dir = proc_root.join(pid.to_string());
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("cgroup"), format!("0::/docker/{CID}\n")).unwrap();
+        std::os::unix::fs::symlink(rootfs, dir.join("root")).unwrap();
+    }
+
+    fn lookup(proc_root: &Path) -> (tokio::runtime::Runtime, RuntimeLookup) {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let cfg = saker_container::RuntimeConfig {
+            docker_sockets: vec![],
+            cri_sockets: vec![],
+            ..Default::default()
+        };
+        let cache = ContainerCache::start(cfg, rt.handle());
+        let users = UsersCache::new(proc_root, Duration::from_secs(3600));
+        let l = RuntimeLookup::new(cache, users, proc_root);
+        (rt, l)
+    }
+
+    #[test]
+    fn users_of_a_gone_process_come_from_its_container() {
+        let base = std::env::temp_dir().join(format!("saker-rtl-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        let (proc_root, rootfs) = (base.join("proc"), base.join("rootfs"));
+        std::fs::create_dir_all(rootfs.join("etc")).unwrap();
+        std::fs::write(rootfs.join("etc/passwd"), "app:x:4321:4321::/:\n").unwrap();
+        std::fs::write(rootfs.join("etc/group"), "apps:x:4321:\n").unwrap();
+        fake_proc(&proc_root, 100, &rootfs);
+        fake_proc(&proc_root, 101, &rootfs);
+        let (_rt, l) = lookup(&proc_root);
+
+        // Seeing a process warms its container's users while it is alive.
+        assert_eq!(l.container_id(101, 0).as_deref(), Some(CID));
+        std::fs::remove_dir_all(proc_root.join("101")).unwrap();
+        assert_eq!(l.user_name(Some(CID), 101, 4321).as_deref(), Some("app"));
+
+        // Not cached (forgotten), the event's process gone: read through
+        // the first process seen in the container, which is still alive.
+        l.users.remove(CID);
+        assert_eq!(l.container_id(100, 0).as_deref(), Some(CID));
+        l.users.remove(CID);
+        assert_eq!(l.user_name(Some(CID), 555, 4321).as_deref(), Some("app"));
+        l.users.remove(CID);
+        assert_eq!(l.group_name(Some(CID), 555, 4321).as_deref(), Some("apps"));
+
+        // Every process gone: no name, and nothing wrong cached.
+        std::fs::remove_dir_all(proc_root.join("100")).unwrap();
+        l.users.remove(CID);
+        assert_eq!(l.user_name(Some(CID), 555, 4321), None);
+        assert!(l.users.cached(CID).is_none());
+        let _ = std::fs::remove_dir_all(&base);
+    }
 
     #[test]
     fn converts_fields_and_globs() {
