@@ -92,24 +92,30 @@ impl Transformer {
 }
 
 /// A value-producing operand: a field, a transformer applied to operands, or
-/// a string literal (only inside multi-argument transformers such as
-/// `concat` and `join`).
+/// (only inside the multi-argument transformers `concat`, `join`, `getopt`,
+/// as in libsinsp's grammar) a quoted string or number literal, or a list
+/// of those and fields: `getopt(("-n", "-t", "x"), "nt:")`.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Operand {
     Field(Field),
     Transform {
         func: Transformer,
         args: Vec<Operand>,
+        /// `getopt(...)[t]`: the option to select (only `getopt` takes one).
+        arg: Option<String>,
         span: Span,
     },
     Literal(String, Span),
+    List(Vec<Operand>, Span),
 }
 
 impl Operand {
     pub fn span(&self) -> Span {
         match self {
             Operand::Field(f) => f.span,
-            Operand::Transform { span, .. } | Operand::Literal(_, span) => *span,
+            Operand::Transform { span, .. }
+            | Operand::Literal(_, span)
+            | Operand::List(_, span) => *span,
         }
     }
 }

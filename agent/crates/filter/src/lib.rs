@@ -20,11 +20,14 @@
 //! - `regex` is a full match; `glob` is fnmatch without `FNM_PATHNAME`;
 //!   `bcontains`/`bstartswith` take hex; `pmatch` matches whole path
 //!   components;
-//! - list modifiers on string operators: `contains anyof (a, b)` (some
-//!   item matches), `allof` (every item matches), `oneof` (exactly one);
-//! - transformers `tolower`, `toupper`, `b64`, `basename`, `len`, and (our
-//!   argument conventions) `concat(a, "-", b)`, `join(",", field)`,
-//!   `getopt(field, "-c")`; `val(field)` on the right-hand side.
+//! - list modifiers on string operators (Falco 0.44): `contains anyof (a,
+//!   b)` (some item matches), `allof` (every item), `oneof` (exactly one),
+//!   each item counted on its own; an empty list never matches;
+//! - transformers `tolower`, `toupper`, `b64`, `basename`, `len`, and
+//!   libsinsp's multi-value ones: `concat(a, "-", b)` (two or more single
+//!   strings), `join(sep, list)`, `getopt(argv_list, "optstring")` with an
+//!   optional `[c]` selector; list literals `("-n", field)` as their
+//!   arguments; `val(field)` on the right-hand side.
 
 pub mod ast;
 pub mod compile;

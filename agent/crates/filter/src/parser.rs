@@ -3,9 +3,10 @@
 //! Follows libsinsp's `parser.cpp` (Falco's reference): `or` < `and` < `not`
 //! precedence, `not(`/`and(`/`or(` without a blank, bare strings
 //! `[^()"'\s=,]+`, field names `ident(.ident)+` with an optional `[arg]`,
-//! list values `( a, "b c" )` or a list name, and the transformers. Our
-//! additions: the `regex` operator, the `anyof`/`allof`/`oneof` modifiers
-//! and the multi-argument transformers `concat`, `join`, `getopt`.
+//! list values `( a, "b c" )` or a list name, and the transformers,
+//! including the `anyof`/`allof`/`oneof` modifiers, the `regex` operator and
+//! the multi-argument transformers `concat`, `join`, `getopt(...)[c]` of
+//! recent libsinsp.
 //!
 //! Never panics; nesting deeper than [`MAX_DEPTH`] is an error rather than a
 //! stack overflow.
@@ -260,35 +261,17 @@ impl<'s> Parser<'s> {
         })
     }
 
-    /// After `name(`: the arguments and `)`.
+    /// After `name(`: the arguments and `)`, then `[c]` for `getopt`.
     fn transformer_rest(&mut self, func: Transformer, start: usize) -> Result<Operand> {
         self.enter()?;
         let mut args = Vec::new();
         loop {
             self.c.blank();
             let at = self.c.pos;
-            let arg = if let Some(t) = self.c.transformer() {
-                self.transformer_rest(t, at)?
-            } else if let Some(name) = self.c.field_name() {
-                Operand::Field(self.field_rest(name, at)?)
-            } else if let Some(q) = self.c.quoted()? {
-                if !func_takes_literal(func) {
-                    return Err(self.err_at(
-                        at,
-                        &format!(
-                            "expected a field or a nested transformer inside '{}('",
-                            func.name()
-                        ),
-                    ));
-                }
-                Operand::Literal(q, Span::new(at, self.c.pos))
-            } else if let Some(b) = self.c.bare_str().filter(|_| func_takes_literal(func)) {
-                Operand::Literal(b.to_string(), Span::new(at, self.c.pos))
+            let arg = if func_takes_literal(func) && self.c.eat("(") {
+                self.transformer_list(at)?
             } else {
-                return Err(self.err(&format!(
-                    "expected a field or a nested transformer inside '{}('",
-                    func.name()
-                )));
+                self.transformer_arg(func, at, true)?
             };
             args.push(arg);
             self.c.blank();
@@ -301,9 +284,95 @@ impl<'s> Parser<'s> {
             return Err(self.err(&format!("expected ',' or ')' closing '{}('", func.name())));
         }
         self.depth -= 1;
+        let mut arg = None;
+        if func == Transformer::Getopt && self.c.eat("[") {
+            let a = match self.c.quoted()? {
+                Some(q) => q,
+                None => self
+                    .c
+                    .field_arg_bare()
+                    .map(str::to_string)
+                    .unwrap_or_default(),
+            };
+            if !self.c.eat("]") {
+                return Err(self.err("expected ']' closing the getopt option"));
+            }
+            arg = Some(a);
+        }
         let span = Span::new(start, self.c.pos);
-        check_transformer_args(func, &args).map_err(|m| self.err_at(start, &m))?;
-        Ok(Operand::Transform { func, args, span })
+        check_transformer_args(func, &args, arg.as_deref()).map_err(|m| self.err_at(start, &m))?;
+        Ok(Operand::Transform {
+            func,
+            args,
+            arg,
+            span,
+        })
+    }
+
+    /// One transformer argument: a nested transformer, a field, or (for
+    /// the multi-argument transformers) a quoted string or a number, as
+    /// libsinsp's FieldTransformerArg.
+    fn transformer_arg(&mut self, func: Transformer, at: usize, nested: bool) -> Result<Operand> {
+        if let Some(t) = self.c.transformer().filter(|_| nested) {
+            return self.transformer_rest(t, at);
+        }
+        if let Some(name) = self.c.field_name() {
+            return Ok(Operand::Field(self.field_rest(name, at)?));
+        }
+        if func_takes_literal(func) {
+            if let Some(q) = self.c.quoted()? {
+                return Ok(Operand::Literal(q, Span::new(at, self.c.pos)));
+            }
+            let save = self.c.pos;
+            if let Some(b) = self.c.bare_str() {
+                if is_number(b) {
+                    return Ok(Operand::Literal(b.to_string(), Span::new(at, self.c.pos)));
+                }
+                self.c.pos = save;
+            }
+        }
+        Err(self.err_at(
+            at,
+            &format!(
+                "expected a field, a nested transformer{} inside '{}('",
+                if func_takes_literal(func) {
+                    ", a quoted string, a number or a list"
+                } else {
+                    ""
+                },
+                func.name()
+            ),
+        ))
+    }
+
+    /// After the `(` of a list argument: `(a, "b", 1)` up to `)`.
+    fn transformer_list(&mut self, start: usize) -> Result<Operand> {
+        self.enter()?;
+        let mut items = Vec::new();
+        self.c.blank();
+        if !self.c.eat(")") {
+            loop {
+                self.c.blank();
+                let at = self.c.pos;
+                let item = if let Some(t) = self.c.transformer() {
+                    self.transformer_rest(t, at)?
+                } else {
+                    // Literals are allowed in lists whatever the transformer.
+                    self.transformer_arg(Transformer::Concat, at, false)?
+                };
+                items.push(item);
+                self.c.blank();
+                if self.c.eat(",") {
+                    continue;
+                }
+                if self.c.eat(")") {
+                    break;
+                }
+                return Err(self.err("expected ',' or ')' closing the list"));
+            }
+        }
+        self.depth -= 1;
+        Ok(Operand::List(items, Span::new(start, self.c.pos)))
     }
 
     fn condition(&mut self, lhs: Operand, start: usize) -> Result<Expr> {
@@ -476,28 +545,57 @@ fn func_takes_literal(f: Transformer) -> bool {
     )
 }
 
-/// Arity rules: single-operand transformers take one field or transformer;
-/// `concat` takes one or more operands or string literals; `join` and
-/// `getopt` take one operand and one string literal, in either order.
-fn check_transformer_args(f: Transformer, args: &[Operand]) -> std::result::Result<(), String> {
+/// libsinsp's number token (`RGX_NUMBER`, `RGX_HEXNUM`).
+fn is_number(s: &str) -> bool {
+    if let Some(h) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        return !h.is_empty() && h.bytes().all(|b| b.is_ascii_alphanumeric());
+    }
+    let b = s.strip_prefix(['+', '-']).unwrap_or(s).as_bytes();
+    let digits = |b: &[u8]| b.iter().take_while(|c| c.is_ascii_digit()).count();
+    let int = digits(b);
+    if int == 0 {
+        return false;
+    }
+    let mut rest = &b[int..];
+    if let Some(r) = rest.strip_prefix(b".") {
+        rest = &r[digits(r)..];
+    }
+    if let Some(r) = rest.strip_prefix(b"e").or_else(|| rest.strip_prefix(b"E")) {
+        let r = r.strip_prefix(b"+").or_else(|| r.strip_prefix(b"-"));
+        return r.is_some_and(|r| !r.is_empty() && digits(r) == r.len());
+    }
+    rest.is_empty()
+}
+
+/// Arity as libsinsp's transformers check it (the types are checked when
+/// compiling): single-operand transformers take one field or transformer;
+/// `concat` two or more arguments; `join` (separator, list) and `getopt`
+/// (argv list, optstring) exactly two; only `getopt` takes `[c]`, one
+/// character (sinsp_filtercheck_multivalue_transformer.cpp).
+fn check_transformer_args(
+    f: Transformer,
+    args: &[Operand],
+    arg: Option<&str>,
+) -> std::result::Result<(), String> {
     let literals = args
         .iter()
-        .filter(|a| matches!(a, Operand::Literal(..)))
+        .filter(|a| matches!(a, Operand::Literal(..) | Operand::List(..)))
         .count();
     let ok = match f {
-        Transformer::Concat => !args.is_empty() && literals < args.len(),
-        Transformer::Join | Transformer::Getopt => args.len() == 2 && literals == 1,
+        Transformer::Concat => args.len() >= 2,
+        Transformer::Join | Transformer::Getopt => args.len() == 2,
         _ => args.len() == 1 && literals == 0,
     };
+    if arg.is_some_and(|a| a.chars().count() != 1) {
+        return Err("getopt()[...] takes a single option character".into());
+    }
     if ok {
         return Ok(());
     }
     Err(match f {
-        Transformer::Concat => {
-            "concat( takes one or more fields or strings, at least one field".into()
-        }
-        Transformer::Join => "join( takes a separator string and a field".into(),
-        Transformer::Getopt => "getopt( takes a field and an option string".into(),
+        Transformer::Concat => "concat( takes at least two arguments".into(),
+        Transformer::Join => "join( takes a separator and a list".into(),
+        Transformer::Getopt => "getopt( takes an argument list and an option string".into(),
         _ => format!("{}( takes exactly one field or transformer", f.name()),
     })
 }

@@ -159,52 +159,117 @@ impl<'e> Builder<'e> {
     fn operand(&mut self, o: &ast::Operand) -> Result<Typed> {
         match o {
             ast::Operand::Field(f) => self.field(f),
-            ast::Operand::Literal(_, span) => Err(self.err(
+            ast::Operand::Literal(_, span) | ast::Operand::List(_, span) => Err(self.err(
                 K::BadValue,
-                "a string literal is only allowed as a transformer argument".into(),
+                "a literal or a list is only allowed as a transformer argument".into(),
                 *span,
             )),
-            ast::Operand::Transform { func, args, .. } => {
+            ast::Operand::Transform {
+                func,
+                args,
+                arg,
+                span,
+            } => {
                 let mut targs = Vec::with_capacity(args.len());
-                let mut first: Option<(bool, bool)> = None;
+                // Per argument: (yields several values, true list, string).
+                let mut shapes: Vec<(bool, bool, bool)> = Vec::with_capacity(args.len());
                 let mut names = Vec::new();
                 for a in args {
-                    match a {
-                        ast::Operand::Literal(s, _) => {
-                            names.push(format!("{s:?}"));
-                            targs.push(TArg::Lit(s.as_bytes().into()));
-                        }
-                        other => {
-                            let t = self.operand(other)?;
-                            first.get_or_insert((t.list, t.set_semantics));
-                            names.push(t.name);
-                            targs.push(TArg::Lhs(t.lhs));
-                        }
-                    }
+                    let (targ, name, shape) = self.transformer_arg(a)?;
+                    targs.push(targ);
+                    names.push(name);
+                    shapes.push(shape);
                 }
-                let (in_list, in_set) = first.unwrap_or((false, false));
+                let (in_list, in_set, _) = shapes.first().copied().unwrap_or_default();
+                self.check_transformer_types(*func, &shapes, *span)?;
                 // Per-value transformers keep the shape of their input;
-                // the others produce one value.
+                // `getopt` yields a list (one value with `[c]`); the other
+                // multi-argument ones a single string.
                 let (ty, list, set_semantics) = match func {
                     Transformer::Len => (FieldType::U64, false, false),
+                    Transformer::Getopt if arg.is_none() => (FieldType::Str, true, true),
                     Transformer::Concat | Transformer::Join | Transformer::Getopt => {
                         (FieldType::Str, false, false)
                     }
                     Transformer::B64 => (FieldType::Bytes, in_list, in_set),
                     _ => (FieldType::Str, in_list, in_set),
                 };
+                let sel = arg.as_ref().map_or(String::new(), |a| format!("[{a}]"));
                 Ok(Typed {
-                    name: format!("{}({})", func.name(), names.join(", ")),
+                    name: format!("{}({}){sel}", func.name(), names.join(", ")),
                     lhs: Lhs::Transform(Box::new(Transform {
                         func: *func,
                         args: targs,
                         list_input: in_list,
+                        select: arg.as_ref().and_then(|a| a.bytes().next()),
                     })),
                     ty,
                     list,
                     set_semantics,
                 })
             }
+        }
+    }
+
+    /// One transformer argument, its spelling, and its shape.
+    fn transformer_arg(&mut self, a: &ast::Operand) -> Result<(TArg, String, (bool, bool, bool))> {
+        Ok(match a {
+            ast::Operand::Literal(s, _) => (
+                TArg::Lit(s.as_bytes().into()),
+                format!("{s:?}"),
+                (false, false, true),
+            ),
+            ast::Operand::List(items, _) => {
+                let mut out = Vec::with_capacity(items.len());
+                let mut names = Vec::with_capacity(items.len());
+                for it in items {
+                    let (t, n, _) = self.transformer_arg(it)?;
+                    out.push(t);
+                    names.push(n);
+                }
+                (
+                    TArg::List(out),
+                    format!("({})", names.join(", ")),
+                    (true, true, true),
+                )
+            }
+            other => {
+                let t = self.operand(other)?;
+                let string = t.ty.is_string() && t.ty != FieldType::Bytes;
+                (TArg::Lhs(t.lhs), t.name, (t.list, t.set_semantics, string))
+            }
+        })
+    }
+
+    /// The argument types libsinsp's multi-value transformers require
+    /// (sinsp_filtercheck_multivalue_transformer.cpp): `concat` single
+    /// strings; `join` a single separator then a list; `getopt` a list of
+    /// strings then a single string.
+    fn check_transformer_types(
+        &self,
+        func: Transformer,
+        shapes: &[(bool, bool, bool)],
+        span: Span,
+    ) -> Result<()> {
+        let bad = |m: &str| Err(self.err(K::BadValue, m.to_string(), span));
+        match (func, shapes) {
+            (Transformer::Concat, s) if s.iter().any(|&(list, _, string)| list || !string) => {
+                bad("concat() arguments must be strings, not lists")
+            }
+            (Transformer::Join, [(true, ..), _]) => {
+                bad("join() first argument (separator) must be a single value, not a list")
+            }
+            (Transformer::Join, [_, (false, ..)]) => bad("join() second argument must be a list"),
+            (Transformer::Getopt, [(false, ..), _]) => {
+                bad("getopt() first argument must be a list")
+            }
+            (Transformer::Getopt, [_, (true, ..)]) => {
+                bad("getopt() second argument (optstring) must be a single value")
+            }
+            (Transformer::Getopt, [(_, _, a), (_, _, b)]) if !(*a && *b) => {
+                bad("getopt() arguments must be strings")
+            }
+            _ => Ok(()),
         }
     }
 
@@ -430,7 +495,10 @@ impl<'e> Builder<'e> {
 
     /// `op anyof|allof|oneof (items)`: an item "hits" when some left value
     /// satisfies `op` with it; `anyof` needs one hit, `allof` every item to
-    /// hit, `oneof` exactly one item to hit.
+    /// hit, `oneof` exactly one item to hit; duplicates count twice and an
+    /// empty list never matches. From libsinsp (Falco 0.44): the
+    /// FILTERCHECK_MOD_* tests and filter_cmpop_modifier.h (string
+    /// operators only).
     fn quantified(
         &self,
         lhs: &Typed,

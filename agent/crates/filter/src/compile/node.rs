@@ -53,14 +53,18 @@ pub enum Lhs {
 pub struct Transform {
     pub func: Transformer,
     pub args: Vec<TArg>,
-    /// `len`/`join` of a list-valued operand count or join its values.
+    /// `len` of a list-valued operand counts its values.
     pub list_input: bool,
+    /// `getopt(...)[c]`: the option selected.
+    pub select: Option<u8>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TArg {
     Lhs(Lhs),
     Lit(Box<[u8]>),
+    /// `(a, "b", field)`: the values of each item, in order.
+    List(Vec<TArg>),
 }
 
 /// A right-hand constant, already in the field's type.

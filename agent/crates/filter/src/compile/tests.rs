@@ -352,12 +352,61 @@ fn transformers() {
         &e
     ));
     assert!(m(r#"join(",", proc.aname) = "sshd,systemd""#, &e));
-    assert!(m(r#"getopt(proc.args, "-c") = cat"#, &e));
     assert!(!m("tolower(proc.tty) = x", &e));
     assert!(m("not tolower(proc.tty) = x", &e));
     assert!(m("tolower(proc.aname) = systemd", &e));
     assert!(m("tolower(proc.name) in (bash, sh)", &e));
     assert!(m("tolower(proc.name) contains as", &e));
+}
+
+/// `concat`, `join` and `getopt` as libsinsp defines them
+/// (sinsp_filtercheck_multivalue_transformer.cpp and its tests).
+#[test]
+fn multi_value_transformers_follow_libsinsp() {
+    let e = ev();
+    // concat: two or more single strings, first value of each, in order.
+    assert!(m(r#"concat("aaa", "bbb", "ccc") = aaabbbccc"#, &e));
+    assert!(m(r#"concat(proc.name, "-", proc.pname) = bash-sshd"#, &e));
+    assert!(!m(r#"concat(proc.name, proc.exe) exists"#, &e));
+    // join: separator first, then a list.
+    assert!(m(r#"join("-", ("a", "b", proc.name)) = a-b-bash"#, &e));
+    assert!(m(r#"join(proc.name, ("x", "y")) = xbashy"#, &e));
+    assert!(m(r#"join(",", ("only")) = only"#, &e));
+    // getopt: argv list, then the optstring; a list result, or one value
+    // with [c].
+    let g = |c: &str| m(c, &e);
+    assert!(g(r#"getopt(("-n", ""), "n") intersects (n)"#));
+    assert!(g(r#"getopt(("-t", "hello"), "t:") intersects (hello)"#));
+    assert!(g(r#"getopt(("-nt", "hello"), "nt:") intersects (n)"#));
+    assert!(!g(r#"getopt(("-n", "--", "-t"), "nt:") intersects (t)"#));
+    assert!(!g(r#"getopt(("-x", "-n"), "n") intersects (x)"#));
+    assert!(g(r#"getopt(("-x", "-n"), "n") intersects ("?")"#));
+    assert!(!g(r#"getopt(("arg1", "-n"), "n") intersects (n)"#));
+    assert!(g(r#"getopt(("-t"), "t:") intersects ("")"#));
+    assert!(g(
+        r#"getopt(("-l", "-p", "8080", "-e", "/bin/sh"), "lp:e:")[e] = /bin/sh"#
+    ));
+    assert!(g(r#"getopt(("-t", "a", "-t", "b"), "t:")[t] = b"#));
+    assert!(g(r#"getopt(("-n"), "n")[n] = n"#));
+    assert!(!g(r#"getopt(("-n"), "nt:")[t] exists"#));
+    assert!(g(r#"getopt(("-t", "a", "-t", "b"), "t:") in (t, a, b)"#));
+    assert!(!g(r#"getopt(("-t", "a", "-x"), "t:") in (t, a)"#));
+    // A multi-valued field as argv: the ancestors here.
+    assert!(!g(r#"getopt(proc.aname, "s") exists"#));
+    let a = ev().ancestors(&["-s", "-q", "x"]);
+    assert!(m(r#"getopt(proc.aname, "sq") intersects (q)"#, &a));
+    // Types are checked at compile time, as libsinsp does.
+    let err = |c: &str| {
+        compile(&parse(c).unwrap(), &Env::default())
+            .unwrap_err()
+            .message
+    };
+    assert!(err(r#"getopt(proc.args, "c:")[c] = x"#).contains("must be a list"));
+    assert!(err(r#"getopt(("-c"), ("c:"))[c] = x"#).contains("single value"));
+    assert!(err(r#"join(",", proc.name) = x"#).contains("must be a list"));
+    assert!(err(r#"join((","), ("a")) = x"#).contains("separator"));
+    assert!(err(r#"concat(proc.aname, "x") = x"#).contains("strings"));
+    assert!(err(r#"concat(proc.pid, "x") = x"#).contains("strings"));
 }
 
 #[test]

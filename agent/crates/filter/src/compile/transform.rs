@@ -41,18 +41,29 @@ fn operand<S: FieldSource + ?Sized>(lhs: &Lhs, src: &S) -> Option<Vec<Vec<u8>>> 
 fn first_operand<S: FieldSource + ?Sized>(t: &Transform, src: &S) -> Option<Vec<Vec<u8>>> {
     t.args.iter().find_map(|a| match a {
         TArg::Lhs(l) => Some(operand(l, src)),
-        TArg::Lit(_) => None,
+        TArg::Lit(_) | TArg::List(_) => None,
     })?
 }
 
-fn literal(t: &Transform) -> &[u8] {
-    t.args
-        .iter()
-        .find_map(|a| match a {
-            TArg::Lit(l) => Some(&l[..]),
-            TArg::Lhs(_) => None,
-        })
-        .unwrap_or(b"")
+/// The values of a multi-value transformer argument; `None` when a field
+/// in it is missing.
+fn arg_values<S: FieldSource + ?Sized>(a: &TArg, src: &S) -> Option<Vec<Vec<u8>>> {
+    match a {
+        TArg::Lit(l) => Some(vec![l.to_vec()]),
+        TArg::Lhs(l) => operand(l, src),
+        TArg::List(items) => {
+            let mut out = Vec::new();
+            for it in items {
+                out.extend(arg_values(it, src)?);
+            }
+            Some(out)
+        }
+    }
+}
+
+/// libsinsp appends values as C strings: up to the first NUL.
+fn c_str(v: &[u8]) -> &[u8] {
+    memchr::memchr(0, v).map_or(v, |i| &v[..i])
 }
 
 pub fn apply<S: FieldSource + ?Sized>(t: &Transform, src: &S) -> Option<Owned> {
@@ -65,6 +76,7 @@ pub fn apply<S: FieldSource + ?Sized>(t: &Transform, src: &S) -> Option<Owned> {
             .collect();
         (!out.is_empty()).then_some(out)
     };
+    let one = |v: Vec<u8>| -> Option<Owned> { Some(smallvec::smallvec![OwnedValue::Bytes(v)]) };
     match t.func {
         Transformer::ToLower => each(&|mut v| {
             v.make_ascii_lowercase();
@@ -90,75 +102,191 @@ pub fn apply<S: FieldSource + ?Sized>(t: &Transform, src: &S) -> Option<Owned> {
                     .collect(),
             )
         }
+        // concat(a, b, ...): the first value of each argument, in order;
+        // missing if any is (libsinsp's multivalue concat).
         Transformer::Concat => {
             let mut out = Vec::new();
             for a in &t.args {
-                match a {
-                    TArg::Lit(l) => out.extend_from_slice(l),
-                    TArg::Lhs(l) => {
-                        for v in operand(l, src)? {
-                            out.extend_from_slice(&v);
-                        }
-                    }
-                }
+                let vals = arg_values(a, src)?;
+                out.extend_from_slice(c_str(vals.first()?));
             }
-            Some(smallvec::smallvec![OwnedValue::Bytes(out)])
+            one(out)
         }
+        // join(separator, list): the list's values separated by the first
+        // value of the separator argument (libsinsp's multivalue join).
         Transformer::Join => {
-            let sep = literal(t);
-            let vals = first_operand(t, src)?;
-            Some(smallvec::smallvec![OwnedValue::Bytes(vals.join(sep))])
+            let [sep, list] = &t.args[..] else {
+                return None;
+            };
+            let sep = arg_values(sep, src)?.into_iter().next()?;
+            let vals = arg_values(list, src)?;
+            let mut out = Vec::new();
+            for (i, v) in vals.iter().enumerate() {
+                if i > 0 {
+                    out.extend_from_slice(&sep);
+                }
+                out.extend_from_slice(c_str(v));
+            }
+            one(out)
         }
         Transformer::Getopt => {
-            let opt = literal(t);
-            let vals = first_operand(t, src)?;
-            let tokens: Vec<&[u8]> = if vals.len() == 1 {
-                vals[0]
-                    .split(|b| b.is_ascii_whitespace())
-                    .filter(|s| !s.is_empty())
-                    .collect()
-            } else {
-                vals.iter().map(|v| &v[..]).collect()
+            let [argv, optstring] = &t.args[..] else {
+                return None;
             };
-            getopt(&tokens, opt).map(|v| smallvec::smallvec![OwnedValue::Bytes(v.to_vec())])
+            let opts = OptString::parse(&arg_values(optstring, src)?.into_iter().next()?);
+            let argv = arg_values(argv, src)?;
+            let argv: Vec<&[u8]> = argv.iter().map(|v| &v[..]).collect();
+            getopt(&argv, &opts, t.select)
+                .map(|vals| vals.into_iter().map(OwnedValue::Bytes).collect())
         }
     }
 }
 
-/// The value of option `opt` in an argument vector: `-c VALUE`,
-/// `-cVALUE` (single-dash, single-letter options), `--opt=VALUE`.
-fn getopt<'a>(tokens: &[&'a [u8]], opt: &[u8]) -> Option<&'a [u8]> {
-    if opt.is_empty() {
-        return None;
-    }
-    for (i, tok) in tokens.iter().enumerate() {
-        if *tok == opt {
-            return tokens.get(i + 1).copied();
-        }
-        if let Some(rest) = tok.strip_prefix(opt) {
-            if let Some(v) = rest.strip_prefix(b"=") {
-                return Some(v);
+/// A getopt(3) option string: which option characters exist and which
+/// take an argument (`c:`); a leading `:` only changes getopt(3)'s error
+/// reporting, which the transformer does not expose.
+struct OptString {
+    valid: [bool; 256],
+    with_arg: [bool; 256],
+}
+
+impl OptString {
+    fn parse(s: &[u8]) -> OptString {
+        let mut o = OptString {
+            valid: [false; 256],
+            with_arg: [false; 256],
+        };
+        let mut i = usize::from(s.first() == Some(&b':'));
+        while i < s.len() {
+            let c = s[i];
+            if c != b':' {
+                o.valid[usize::from(c)] = true;
+                if s.get(i + 1) == Some(&b':') {
+                    o.with_arg[usize::from(c)] = true;
+                    i += 1;
+                }
             }
-            let short = opt.len() == 2 && opt[0] == b'-' && opt[1] != b'-';
-            if short && !rest.is_empty() {
-                return Some(rest);
-            }
+            i += 1;
         }
+        o
     }
-    None
+}
+
+/// libsinsp's `getopt(argv, optstring)` (sinsp_filtercheck_multivalue_
+/// transformer.cpp, 2026): POSIX scanning of `argv` from its first
+/// element. `--` and the first non-option stop; long options (`--x`) are
+/// skipped; `-abc` is a cluster of short options. Without a selector the
+/// result lists each option character, followed by its value for options
+/// taking one (`-tV` or `-t V`), `?` for unknown options and an empty
+/// string for a missing value. With `[c]` the result is the value of the
+/// last `-c` (or `c` itself when it takes no value), and missing when `-c`
+/// is absent.
+fn getopt(argv: &[&[u8]], opts: &OptString, select: Option<u8>) -> Option<Vec<Vec<u8>>> {
+    let mut out: Vec<Vec<u8>> = Vec::new();
+    let mut selected: Option<Vec<u8>> = None;
+    let mut i = 0;
+    'args: while i < argv.len() {
+        let a = argv[i];
+        if a == b"--" {
+            break;
+        }
+        if a.len() > 2 && a.starts_with(b"--") {
+            i += 1;
+            continue;
+        }
+        if a.len() < 2 || a[0] != b'-' {
+            break;
+        }
+        for (j, &c) in a.iter().enumerate().skip(1) {
+            if c == b':' || !opts.valid[usize::from(c)] {
+                if select.is_none() {
+                    out.push(b"?".to_vec());
+                }
+                continue;
+            }
+            let hit = select.is_none_or(|s| s == c);
+            if !opts.with_arg[usize::from(c)] {
+                if hit {
+                    match select {
+                        Some(_) => selected = Some(vec![c]),
+                        None => out.push(vec![c]),
+                    }
+                }
+                continue;
+            }
+            // The rest of this token, or the next one.
+            let value = if j + 1 < a.len() {
+                Some(&a[j + 1..])
+            } else if i + 1 < argv.len() {
+                i += 1;
+                Some(argv[i])
+            } else {
+                None
+            };
+            if hit {
+                match (select, value) {
+                    (Some(_), v) => selected = Some(v.unwrap_or_default().to_vec()),
+                    (None, Some(v)) => {
+                        out.push(vec![c]);
+                        out.push(v.to_vec());
+                    }
+                    (None, None) => out.push(Vec::new()),
+                }
+            }
+            i += 1;
+            continue 'args;
+        }
+        i += 1;
+    }
+    match select {
+        Some(_) => selected.map(|v| vec![v]),
+        None => Some(out),
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::getopt;
+    use super::{getopt, OptString};
 
+    fn run(argv: &[&str], opts: &str, sel: Option<u8>) -> Option<Vec<String>> {
+        let argv: Vec<&[u8]> = argv.iter().map(|a| a.as_bytes()).collect();
+        getopt(&argv, &OptString::parse(opts.as_bytes()), sel).map(|v| {
+            v.into_iter()
+                .map(|x| String::from_utf8(x).unwrap())
+                .collect()
+        })
+    }
+
+    /// Cases from libsinsp's getopt transformer tests.
     #[test]
-    fn getopt_forms() {
-        let t: Vec<&[u8]> = vec![b"-c", b"echo hi", b"--user=bob", b"-ofile"];
-        assert_eq!(getopt(&t, b"-c"), Some(&b"echo hi"[..]));
-        assert_eq!(getopt(&t, b"--user"), Some(&b"bob"[..]));
-        assert_eq!(getopt(&t, b"-o"), Some(&b"file"[..]));
-        assert_eq!(getopt(&t, b"-x"), None);
-        assert_eq!(getopt(&[&b"-c"[..]], b"-c"), None);
+    fn getopt_follows_libsinsp() {
+        let l = |argv: &[&str], o: &str| run(argv, o, None).unwrap();
+        assert_eq!(l(&["-n", ""], "n"), ["n"]);
+        assert_eq!(l(&["-t", "hello"], "t:"), ["t", "hello"]);
+        assert_eq!(l(&["-nt", "hello"], "nt:"), ["n", "t", "hello"]);
+        assert_eq!(l(&["-thello"], "t:"), ["t", "hello"]);
+        assert_eq!(l(&["-n", "--", "-t"], "nt:"), ["n"]);
+        assert_eq!(l(&["-x", "-n"], "n"), ["?", "n"]);
+        assert_eq!(l(&["--exec", "-n"], "n"), ["n"]);
+        assert_eq!(l(&["arg1", "-n"], "n"), Vec::<String>::new());
+        assert_eq!(l(&["-", "-n"], "n"), Vec::<String>::new());
+        assert_eq!(l(&["-t"], "t:"), [""]);
+        assert_eq!(l(&["-lpe", "/bin/sh"], "lp:e:"), ["l", "p", "e"]);
+        assert_eq!(l(&["-lpe", "/bin/sh"], "lpe:"), ["l", "p", "e", "/bin/sh"]);
+        assert_eq!(l(&["-abcvalue"], "abc:"), ["a", "b", "c", "value"]);
+        assert_eq!(l(&["-t", "-123"], "t:"), ["t", "-123"]);
+        assert_eq!(l(&["-n", "-t"], ""), ["?", "?"]);
+        assert_eq!(l(&["-n-t"], "nt"), ["n", "?", "t"]);
+        assert_eq!(l(&["-n"], ":n"), ["n"]);
+        // Selector: last match wins; an option without a value selects
+        // itself; absent means missing.
+        assert_eq!(
+            run(&["-t", "a", "-t", "b"], "t:", Some(b't')).unwrap(),
+            ["b"]
+        );
+        assert_eq!(run(&["-n"], "nt:", Some(b'n')).unwrap(), ["n"]);
+        assert_eq!(run(&["-t"], "t:", Some(b't')).unwrap(), [""]);
+        assert_eq!(run(&["-n"], "nt:", Some(b't')), None);
+        assert_eq!(run(&["-x"], "n", Some(b'x')), None);
     }
 }

@@ -241,7 +241,23 @@ fn transformers_and_val() {
     };
     assert_eq!(args.len(), 3);
     p(r#"join(",", proc.aname) = "a,b""#);
-    p("getopt(proc.args, -c) = x");
+    p(r#"concat("a", 1, 0x1f) = x"#);
+    let e = p(r#"getopt(("-n", proc.name, -3), "n:")[n] = x"#);
+    let Operand::Transform { args, arg, .. } = &check(&e).lhs else {
+        panic!()
+    };
+    assert_eq!(arg.as_deref(), Some("n"));
+    assert!(matches!(&args[0], Operand::List(items, _) if items.len() == 3));
+    p(r#"getopt((), "n") intersects (n)"#);
+    // libsinsp's arguments are fields, transformers, quoted strings,
+    // numbers and lists: no bare words.
+    assert!(perr("getopt(proc.args, -c) = x").message.contains("getopt"));
+    assert!(perr(r#"join(",", proc.aname)[x] = x"#)
+        .message
+        .contains("expected"));
+    assert!(perr(r#"getopt(("-n"), "n")[nt] = x"#)
+        .message
+        .contains("single option"));
     let e = p("proc.name = val(proc.pname)");
     assert!(matches!(&check(&e).rhs, Rhs::Operand(Operand::Field(f)) if f.name == "proc.pname"));
     let e = p("proc.name in tolower(proc.pname)");
@@ -260,6 +276,12 @@ fn transformer_arity_errors() {
         .contains("exactly one"));
     assert!(perr("join(proc.aname) = x").message.contains("join"));
     assert!(perr(r#"concat("a") = x"#).message.contains("concat"));
+    assert!(perr(r#"concat(proc.name) = x"#).message.contains("concat"));
+    assert!(perr(r#"getopt(("a")) = x"#).message.contains("getopt"));
+    assert!(perr(r#"getopt(("a"), "n", "x") = x"#)
+        .message
+        .contains("getopt"));
+    assert!(perr(r#"tolower("a") = x"#).message.contains("tolower"));
     assert_eq!(perr("tolower(\"x\") = x").offset, 8);
 }
 
