@@ -1053,3 +1053,136 @@ fn short_lived_memfd_exec_fires_the_fileless_rule() {
     assert_eq!(a["output_fields"]["proc.exepath"], "/memfd:saker_memfd");
     agent.stop();
 }
+
+/// The snapshots seen so far, oldest first.
+fn snapshots(agent: &RunningAgent) -> Vec<Value> {
+    agent
+        .alerts
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|a| a["rule"] == "Falco internal: metrics snapshot")
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn metrics_snapshot_is_an_internal_alert_with_typed_counters() {
+    if !privileged("metrics_snapshot_is_an_internal_alert_with_typed_counters") {
+        return;
+    }
+    let dir = common::TempDir::new("metrics-snapshot");
+    let file = dir.path().join("stats.jsonl");
+    let agent = RunningAgent::start(
+        "metrics-snapshot",
+        &[
+            "-r",
+            &stable_rules(),
+            "-o",
+            "metrics.enabled=true",
+            "-o",
+            "metrics.interval=1s",
+            "-o",
+            "metrics.output_rule=true",
+            "-o",
+            &format!("metrics.output_file={}", file.display()),
+        ],
+    );
+    // Events between snapshots, so that the counters move.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while snapshots(&agent).len() < 4 && std::time::Instant::now() < deadline {
+        for _ in 0..20 {
+            let _ = std::fs::read_to_string("/etc/hostname");
+            let _ = Command::new("true").status();
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let snaps = snapshots(&agent);
+    assert!(
+        snaps.len() >= 4,
+        "fewer than 4 snapshots in 30s with interval=1s: {snaps:#?}\n{}",
+        agent.stderr_text()
+    );
+    // The first has no previous snapshot to take rates from.
+    let (a, b) = (&snaps[1], &snaps[2]);
+    let keys: Vec<&str> = a.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(
+        keys,
+        [
+            "hostname",
+            "output",
+            "output_fields",
+            "priority",
+            "rule",
+            "source",
+            "time"
+        ]
+    );
+    assert_eq!(a["priority"], "Informational");
+    assert_eq!(a["source"], "internal");
+    assert_eq!(a["output"], "Falco metrics snapshot");
+    let (fa, fb) = (&a["output_fields"], &b["output_fields"]);
+    for k in [
+        "falco.num_evts",
+        "falco.num_evts_prev",
+        "scap.n_evts",
+        "scap.n_drops",
+        "falco.duration_sec",
+        "falco.host_num_cpus",
+        "falco.outputs_queue_num_drops",
+        "falco.start_ts",
+        "falco.host_boot_ts",
+        "falco.n_threads",
+        "falco.n_fds",
+    ] {
+        assert!(fa[k].is_u64(), "{k} is not an unsigned integer: {fa}");
+    }
+    for k in [
+        "falco.evts_rate_sec",
+        "scap.evts_rate_sec",
+        "scap.n_drops_perc",
+        "falco.memory_rss_mb",
+    ] {
+        assert!(fa[k].is_f64(), "{k} is not a float: {fa}");
+    }
+    assert!(fa["evt.time"].is_i64(), "{fa}");
+    assert_eq!(fa["evt.source"], "syscall");
+    assert!(fa["falco.version"].is_string() && fa["falco.kernel_release"].is_string());
+    assert!(fa["falco.memory_rss_mb"].as_f64().unwrap() > 1.0, "{fa}");
+    assert!(fa["falco.n_threads"].as_u64().unwrap() > 10, "{fa}");
+    // Counters move between snapshots, and each one remembers the last.
+    // The kernel's counters are published once a second, so scap.n_evts is
+    // compared two snapshots apart.
+    let n = |f: &Value, k: &str| f[k].as_u64().unwrap();
+    let fc = &snaps[3]["output_fields"];
+    assert!(
+        n(fb, "falco.num_evts") > n(fa, "falco.num_evts"),
+        "{fa}\n{fb}"
+    );
+    assert!(n(fc, "scap.n_evts") > n(fa, "scap.n_evts"), "{fa}\n{fc}");
+    assert_eq!(n(fb, "falco.num_evts_prev"), n(fa, "falco.num_evts"));
+    assert_eq!(n(fb, "scap.n_evts_prev"), n(fa, "scap.n_evts"));
+    assert!(fb["evt.time"].as_i64() > fa["evt.time"].as_i64());
+    assert!(fb["falco.evts_rate_sec"].as_f64().unwrap() > 0.0, "{fb}");
+
+    // Operational data, not a detection: not stored for the gate, not a rule match.
+    let (status, body) = agent.get("/v1/alerts?since=5m&limit=1000");
+    assert_eq!(status, 200, "{body}");
+    assert!(!body.contains("metrics snapshot"), "{body}");
+    let (status, metrics) = agent.get("/metrics");
+    assert_eq!(status, 200);
+    assert!(!metrics.contains("metrics snapshot"), "{metrics}");
+
+    // output_file: Falco's {"sample": N, "output_fields": {...}} lines.
+    let text = std::fs::read_to_string(&file).unwrap();
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(lines.len() >= 4, "{text}");
+    for (i, l) in lines.iter().enumerate() {
+        assert_eq!(l["sample"], i as u64 + 1, "{l}");
+        assert!(l["output_fields"]["scap.n_evts"].is_u64(), "{l}");
+    }
+    assert!(agent.stop().success());
+}

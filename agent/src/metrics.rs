@@ -11,6 +11,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
 use crate::agent::Shared;
+use crate::capture::Counters;
 
 type Labels = Vec<(String, String)>;
 
@@ -56,22 +57,79 @@ pub struct Inputs<'a> {
     pub store: Option<saker_store::StoreStats>,
 }
 
+/// Every value `/metrics` serves, read once from the shared counters. The
+/// periodic snapshot (`metrics:` in the config) reads the same sample, so
+/// the two never disagree on where a number comes from.
+#[derive(Clone, Debug, Default)]
+pub struct Sample {
+    pub kernel: Counters,
+    pub records: u64,
+    pub malformed: u64,
+    pub alerts: u64,
+    pub active_rules: u64,
+    pub reloads_ok: u64,
+    pub reloads_failed: u64,
+    pub attached: bool,
+    /// ((rule, priority), matches), by rule name.
+    pub matches: Vec<((String, &'static str), u64)>,
+    pub state: saker_state::Stats,
+    pub outputs: Vec<saker_outputs::SinkStats>,
+    pub store: Option<saker_store::StoreStats>,
+    pub rss_bytes: i64,
+    pub cpu_s: f64,
+    pub started_ns: i64,
+}
+
+impl Sample {
+    pub fn collect(i: &Inputs<'_>) -> Sample {
+        let s = i.shared;
+        let (rss_bytes, cpu_s) = process_usage();
+        Sample {
+            kernel: s.kernel.lock().map(|k| k.clone()).unwrap_or_default(),
+            records: s.records.load(Ordering::Relaxed),
+            malformed: s.malformed.load(Ordering::Relaxed),
+            alerts: s.alerts.load(Ordering::Relaxed),
+            active_rules: s.active_rules.load(Ordering::Relaxed),
+            reloads_ok: s.reloads_ok.load(Ordering::Relaxed),
+            reloads_failed: s.reloads_failed.load(Ordering::Relaxed),
+            attached: s.attached(),
+            matches: s
+                .matches
+                .lock()
+                .map(|m| m.iter().map(|(k, v)| (k.clone(), *v)).collect())
+                .unwrap_or_default(),
+            state: s.state.lock().map(|st| *st).unwrap_or_default(),
+            outputs: i.outputs.clone(),
+            store: i.store.clone(),
+            rss_bytes,
+            cpu_s,
+            started_ns: s.started_ns,
+        }
+    }
+
+    /// Falco's `outputs_queue_num_drops`: alerts a full sink queue refused.
+    pub fn output_queue_drops(&self) -> u64 {
+        self.outputs.iter().map(|o| o.dropped_queue_full).sum()
+    }
+}
+
 pub fn render(i: &Inputs<'_>) -> String {
+    render_sample(&Sample::collect(i))
+}
+
+fn render_sample(s: &Sample) -> String {
     let mut reg = Registry::default();
-    let s = i.shared;
-    let k = s.kernel.lock().map(|k| k.clone()).unwrap_or_default();
+    let k = &s.kernel;
 
     let matches: Family<Labels, Counter> = Family::default();
-    if let Ok(m) = s.matches.lock() {
-        for ((rule, priority), n) in m.iter() {
-            matches
-                .get_or_create(&vec![
-                    ("rule_name".into(), rule.clone()),
-                    ("priority".into(), priority.to_string()),
-                    ("source".into(), "syscall".into()),
-                ])
-                .inc_by(*n);
-        }
+    for ((rule, priority), n) in &s.matches {
+        matches
+            .get_or_create(&vec![
+                ("rule_name".into(), rule.clone()),
+                ("priority".into(), priority.to_string()),
+                ("source".into(), "syscall".into()),
+            ])
+            .inc_by(*n);
     }
     reg.register(
         "falcosecurity_falco_rules_matches",
@@ -102,14 +160,13 @@ pub fn render(i: &Inputs<'_>) -> String {
         "Events lost, by reason",
         buffer,
     );
-    let out_drops: u64 = i.outputs.iter().map(|o| o.dropped_queue_full).sum();
     counter(
         &mut reg,
         "falcosecurity_falco_outputs_queue_num_drops",
         "Alerts dropped because an output queue was full",
-        out_drops,
+        s.output_queue_drops(),
     );
-    let (rss, cpu) = process_usage();
+    let (rss, cpu) = (s.rss_bytes, s.cpu_s);
     gauge(
         &mut reg,
         "falcosecurity_falco_memory_rss_bytes",
@@ -128,13 +185,13 @@ pub fn render(i: &Inputs<'_>) -> String {
         &mut reg,
         "saker_capture_records",
         "Records decoded from the ring buffer",
-        s.records.load(Ordering::Relaxed),
+        s.records,
     );
     counter(
         &mut reg,
         "saker_capture_malformed_records",
         "Records that failed validation",
-        s.malformed.load(Ordering::Relaxed),
+        s.malformed,
     );
     counter(
         &mut reg,
@@ -148,35 +205,42 @@ pub fn render(i: &Inputs<'_>) -> String {
         "Records with a truncated value",
         k.truncated,
     );
-    counter(
-        &mut reg,
-        "saker_alerts",
-        "Alerts raised",
-        s.alerts.load(Ordering::Relaxed),
-    );
+    counter(&mut reg, "saker_alerts", "Alerts raised", s.alerts);
     gauge(
         &mut reg,
         "saker_rules_active",
         "Rules running",
-        s.active_rules.load(Ordering::Relaxed) as i64,
+        s.active_rules as i64,
     );
     let reloads: Family<Labels, Counter> = Family::default();
     reloads
         .get_or_create(&vec![("result".into(), "ok".into())])
-        .inc_by(s.reloads_ok.load(Ordering::Relaxed));
+        .inc_by(s.reloads_ok);
     reloads
         .get_or_create(&vec![("result".into(), "failed".into())])
-        .inc_by(s.reloads_failed.load(Ordering::Relaxed));
+        .inc_by(s.reloads_failed);
     reg.register("saker_rules_reloads", "Rules reloads", reloads);
     gauge(
         &mut reg,
         "saker_capture_attached",
         "1 while capture is attached",
-        s.attached() as i64,
+        s.attached as i64,
+    );
+    gauge(
+        &mut reg,
+        "saker_state_processes",
+        "Processes in the state table",
+        s.state.table.processes as i64,
+    );
+    gauge(
+        &mut reg,
+        "saker_state_fds",
+        "File descriptors in the state tables",
+        s.state.fds as i64,
     );
 
     let sink: Family<Labels, Counter> = Family::default();
-    for o in &i.outputs {
+    for o in &s.outputs {
         let l = |what: &str| -> Labels {
             vec![
                 ("sink".into(), o.name.to_string()),
@@ -194,7 +258,7 @@ pub fn render(i: &Inputs<'_>) -> String {
         "Alerts per output sink and result",
         sink,
     );
-    if let Some(st) = &i.store {
+    if let Some(st) = &s.store {
         counter(
             &mut reg,
             "saker_store_committed",

@@ -46,6 +46,8 @@ pub struct Shared {
     /// Attach intervals and drops, pruned to the history the store keeps.
     pub coverage: saker_store::CoverageTracker,
     pub started_ns: i64,
+    /// The state tables' counters, copied once a second.
+    pub state: Mutex<saker_state::Stats>,
 }
 
 impl Shared {
@@ -62,6 +64,7 @@ impl Shared {
             matches: Mutex::new(BTreeMap::new()),
             coverage: saker_store::CoverageTracker::new(COVERAGE_KEEP),
             started_ns: saker_store::timefmt::now_ns(),
+            state: Mutex::new(saker_state::Stats::default()),
         };
         s.set_rules(rules);
         s
@@ -159,6 +162,9 @@ pub fn spawn(
                         last_tick = Instant::now();
                         let counters = probe.lock().ok().and_then(|p| p.counters().ok());
                         shared.coverage.prune(saker_store::timefmt::now_ns());
+                        if let Ok(mut st) = shared.state.lock() {
+                            *st = detector.state.stats();
+                        }
                         if let Some(c) = counters {
                             shared
                                 .malformed

@@ -4,6 +4,7 @@ pub mod detector_thread;
 pub mod options;
 pub mod reload;
 pub mod sinks;
+pub mod snapshot;
 
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
@@ -29,6 +30,7 @@ pub struct Agent {
     detector: Option<JoinHandle<detector_thread::Report>>,
     pub shared: Arc<Shared>,
     sinks: sinks::SinkHandles,
+    snapshots: Option<snapshot::Snapshots>,
 }
 
 /// What shutdown accomplished.
@@ -98,6 +100,14 @@ impl Agent {
             probe.clone(),
         )?;
         shared.set_attached(true);
+        let snapshots = snapshot::Snapshots::start(
+            &opts.metrics,
+            opts.format.hostname.clone(),
+            shared.clone(),
+            sinks.outputs().clone(),
+            sinks.store().cloned(),
+        )
+        .context("starting the metrics snapshots")?;
         eprintln!("{}", serde_json::json!({"saker.run": "attached"}));
         Ok(Agent {
             opts,
@@ -107,6 +117,7 @@ impl Agent {
             detector: Some(thread),
             shared,
             sinks,
+            snapshots,
         })
     }
 
@@ -164,6 +175,10 @@ impl Agent {
             .and_then(|t| t.join().ok())
             .unwrap_or_default();
         self.shared.set_attached(false);
+        // Before the sinks close, so that no snapshot lands in a closed queue.
+        if let Some(s) = self.snapshots.take() {
+            s.stop();
+        }
         let undelivered = self.sinks.shutdown(deadline);
         ShutdownReport {
             records: report.records,

@@ -69,6 +69,8 @@ pub struct AgentOptions {
     pub api: ApiOptions,
     pub drops: DropPolicy,
     pub watch_config_files: bool,
+    /// Falco's `metrics:` (periodic snapshots).
+    pub metrics: saker_config::Metrics,
 }
 
 impl AgentOptions {
@@ -225,6 +227,7 @@ impl AgentOptions {
             },
             drops,
             watch_config_files: c.watch_config_files,
+            metrics: c.metrics.clone(),
         })
     }
 }
