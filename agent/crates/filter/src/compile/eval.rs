@@ -7,11 +7,10 @@
 //! Field values are fetched through [`Fetch`]: straight from the source, or
 //! through a per-event [`Memo`] shared by all the filters an engine runs.
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::cmp::Ordering;
 
 use memchr::memmem;
-use smallvec::SmallVec;
 
 use super::node::*;
 use super::transform;
@@ -80,15 +79,19 @@ enum Entry<'s> {
     Many,
 }
 
+/// Distinct fields one event can remember; later ones are extracted on
+/// each use.
+const MEMO_ENTRIES: usize = 32;
+
 /// What one event's fields were, remembered while the rules run over it:
 /// the same `proc.name` or `fd.name` is read by dozens of rules. Lives on
-/// the stack for one event; nothing is allocated unless more than 32
-/// distinct fields are read.
+/// the stack for one event and never allocates.
 pub struct Memo<'s, S: FieldSource + ?Sized> {
     src: &'s S,
     /// Slot → 1 + index in `entries`; 0 = not fetched yet.
     pos: [Cell<u8>; MEMO_SLOTS],
-    entries: RefCell<SmallVec<[Entry<'s>; 32]>>,
+    entries: [Cell<Entry<'s>>; MEMO_ENTRIES],
+    used: Cell<u8>,
     /// Shared checks: evaluated yet, and their results.
     known: [Cell<u64>; CHECK_WORDS],
     results: [Cell<u64>; CHECK_WORDS],
@@ -99,7 +102,8 @@ impl<'s, S: FieldSource + ?Sized> Memo<'s, S> {
         Memo {
             src,
             pos: [const { Cell::new(0) }; MEMO_SLOTS],
-            entries: RefCell::new(SmallVec::new()),
+            entries: [const { Cell::new(Entry::Missing) }; MEMO_ENTRIES],
+            used: Cell::new(0),
             known: [const { Cell::new(0) }; CHECK_WORDS],
             results: [const { Cell::new(0) }; CHECK_WORDS],
         }
@@ -116,6 +120,7 @@ impl<'s, S: FieldSource + ?Sized> Fetch for Memo<'s, S> {
         self.src
     }
 
+    #[inline]
     fn fetch<R>(
         &self,
         field: &FieldRef,
@@ -134,25 +139,19 @@ impl<'s, S: FieldSource + ?Sized> Fetch for Memo<'s, S> {
                     (true, 1) => Entry::One(vals[0]),
                     _ => Entry::Many,
                 };
-                // Never holds a borrow across `f`, which may fetch again.
-                if let Ok(mut es) = self.entries.try_borrow_mut() {
-                    if es.len() < usize::from(u8::MAX) {
-                        es.push(e);
-                        p.set(es.len() as u8);
-                    }
+                let used = self.used.get();
+                if let Some(cell) = self.entries.get(usize::from(used)) {
+                    cell.set(e);
+                    self.used.set(used + 1);
+                    p.set(used + 1);
                 }
                 if let Entry::Many = e {
                     return Some(f(&vals));
                 }
                 e
             }
-            i => match self
-                .entries
-                .try_borrow()
-                .ok()
-                .and_then(|es| es.get(usize::from(i) - 1).copied())
-            {
-                Some(e) => e,
+            i => match self.entries.get(usize::from(i) - 1) {
+                Some(e) => e.get(),
                 None => return direct(self.src, field, f),
             },
         };
@@ -181,6 +180,9 @@ impl<'s, S: FieldSource + ?Sized> Fetch for Memo<'s, S> {
     }
 }
 
+/// The tree walk, kept as the reference the compiled program is tested
+/// against.
+#[cfg(test)]
 pub fn eval<F: Fetch>(n: &Node, fx: &F) -> bool {
     match n {
         Node::And(c) => c.iter().all(|x| eval(x, fx)),
@@ -193,7 +195,7 @@ pub fn eval<F: Fetch>(n: &Node, fx: &F) -> bool {
 }
 
 #[inline]
-fn check<F: Fetch>(c: &Check, fx: &F) -> bool {
+pub(super) fn check<F: Fetch>(c: &Check, fx: &F) -> bool {
     match &c.test {
         Test::Exists => with_values(&c.lhs, fx, |_| true).is_some(),
         Test::Dyn(op, rhs) => with_values(&c.lhs, fx, |l| {
@@ -241,7 +243,11 @@ fn test_values(t: &Test, vals: &[Value<'_>]) -> bool {
                 Modifier::OneOf => hits == 1,
             }
         }
-        _ => vals.iter().any(|v| test_one(t, v)),
+        // Most fields have one value: no loop.
+        _ => match vals {
+            [v] => test_one(t, v),
+            _ => vals.iter().any(|v| test_one(t, v)),
+        },
     }
 }
 
@@ -294,7 +300,12 @@ fn ordering_ok(op: CmpOp, o: Ordering) -> bool {
 #[inline]
 fn cmp_const(op: CmpOp, v: &Value<'_>, c: &Const) -> bool {
     match c {
-        Const::Bytes(b) => v.as_bytes().is_some_and(|x| ordering_ok(op, x.cmp(b))),
+        Const::Bytes(b) => v.as_bytes().is_some_and(|x| match op {
+            // Equality compares lengths first.
+            CmpOp::Eq => x == &**b,
+            CmpOp::Ne => x != &**b,
+            _ => ordering_ok(op, x.cmp(b)),
+        }),
         // Text values (`evt.arg.*`) compare numerically with a number.
         Const::Int(n) => as_int(v)
             .or_else(|| int_from_text(v))

@@ -8,6 +8,7 @@ mod eval;
 mod evttype;
 mod matchers;
 mod node;
+mod program;
 mod transform;
 
 use std::collections::HashMap;
@@ -112,6 +113,8 @@ impl CompileError {
 #[derive(Debug)]
 pub struct Filter {
     root: node::Node,
+    /// `root` as run.
+    program: program::Program,
     evt_types: EvtTypes,
     fields: Vec<FieldRef>,
 }
@@ -200,14 +203,14 @@ impl SlotTable {
 impl Filter {
     /// Evaluate the condition against an event.
     pub fn matches<S: FieldSource + ?Sized>(&self, src: &S) -> bool {
-        eval::eval(&self.root, &eval::Direct(src))
+        self.program.run(&eval::Direct(src))
     }
 
     /// Evaluate with field values shared through `memo` (one per event).
     /// Same result as [`Filter::matches`]; faster when several filters
     /// numbered by one [`SlotTable`] read the same fields.
     pub fn matches_memo<S: FieldSource + ?Sized>(&self, memo: &Memo<'_, S>) -> bool {
-        eval::eval(&self.root, memo)
+        self.program.run(memo)
     }
 
     /// Number this filter's fields and shared checks in `table` (built
@@ -236,7 +239,10 @@ impl Filter {
                 node::Node::Const(_) => {}
             }
         }
+        // The program shares the checks: drop it while they are numbered.
+        self.program = program::Program::empty();
         walk(&mut self.root, table);
+        self.program = program::Program::new(&self.root);
     }
 
     /// This filter for events of type `evt_type` only: every `evt.type`
@@ -245,8 +251,10 @@ impl Filter {
     /// gives the same answer as the whole filter, minus the type checks
     /// the index already made.
     pub fn specialize(&self, evt_type: &str) -> Filter {
+        let root = evttype::specialize(&self.root, evt_type);
         Filter {
-            root: evttype::specialize(&self.root, evt_type),
+            program: program::Program::new(&root),
+            root,
             evt_types: self.evt_types.clone(),
             fields: self.fields.clone(),
         }
@@ -283,6 +291,7 @@ pub fn compile(expr: &Expr, env: &Env) -> Result<Filter, CompileError> {
     let evt_types = evttype::resolve(&root);
     let fields = b.into_fields();
     Ok(Filter {
+        program: program::Program::new(&root),
         root,
         evt_types,
         fields,

@@ -14,6 +14,8 @@ fn filter(cond: &str) -> Filter {
 fn m(cond: &str, ev: &SyntheticEvent) -> bool {
     let mut f = filter(cond);
     let direct = f.matches(ev);
+    let walked = eval::eval(&f.root, &eval::Direct(ev));
+    assert_eq!(walked, direct, "{cond:?} program against the tree walk");
     // Counting the filter twice numbers every check, as if shared.
     let mut t = SlotTable::new([&f, &f]);
     f.assign_slots(&mut t);
