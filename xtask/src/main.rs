@@ -12,7 +12,7 @@ use std::process::Command;
 use anyhow::{bail, Context, Result};
 
 fn usage() -> &'static str {
-    "usage: cargo xtask <build | run [-- SAKER_ARGS...] | test | bench [capture|rules|state|store|all]>"
+    "usage: cargo xtask <build | run [-- SAKER_ARGS...] | test | bench [capture|e2e|rules|state|store|all]>"
 }
 
 /// Runs a command, failing with its command line when it fails.
@@ -34,6 +34,21 @@ pub fn workspace_root() -> std::path::PathBuf {
         .to_path_buf()
 }
 
+/// Where cargo puts build output: CARGO_TARGET_DIR when set (relative to the
+/// workspace, where `cargo xtask` runs), else `target`, as cargo itself does.
+pub fn target_dir() -> std::path::PathBuf {
+    let root = workspace_root();
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(d) if !d.is_empty() => root.join(d),
+        _ => root.join("target"),
+    }
+}
+
+/// The release `saker` that `build` makes.
+pub fn saker_bin() -> std::path::PathBuf {
+    target_dir().join("release/saker")
+}
+
 pub fn cargo() -> Command {
     let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     c.current_dir(workspace_root());
@@ -42,7 +57,7 @@ pub fn cargo() -> Command {
 
 /// `saker run` with the shipped config, the upstream stable rules (test data
 /// here, from SAKER_FALCO_UPSTREAM or ../shared) and our own rules.
-fn default_run_args() -> Vec<String> {
+pub fn default_run_args() -> Vec<String> {
     let root = workspace_root();
     let upstream = std::env::var_os("SAKER_FALCO_UPSTREAM")
         .map(std::path::PathBuf::from)
@@ -65,7 +80,7 @@ fn default_run_args() -> Vec<String> {
         "-r".into(),
         root.join("rules").display().to_string(),
         "-o".into(),
-        format!("store.path={}", root.join("target/saker-store").display()),
+        format!("store.path={}", target_dir().join("saker-store").display()),
     ]);
     args
 }
@@ -123,7 +138,7 @@ fn main() -> Result<()> {
             } else {
                 rest
             };
-            let bin = workspace_root().join("target/release/saker");
+            let bin = saker_bin();
             let status = Command::new(&bin)
                 .args(&saker_args)
                 .status()

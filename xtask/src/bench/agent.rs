@@ -1,5 +1,6 @@
-//! A `saker capture` process under the benchmark: started, waited on until it
-//! is attached, asked for its counters (SIGUSR1), paused, stopped.
+//! A `saker capture` or `saker run` process under the benchmark: started,
+//! waited on until it is attached, asked for its counters (SIGUSR1, capture
+//! only; `saker run` serves them on /metrics), paused, stopped.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -61,13 +62,25 @@ impl Agent {
     /// Starts `saker capture ARGS` with stdout to /dev/null and waits until it
     /// reports that it is attached.
     pub fn start(bin: &Path, args: &[String]) -> Result<Agent> {
+        Agent::spawn(bin, "capture", args)
+    }
+
+    /// Starts `saker run ARGS` (the whole agent: rules, outputs, store, API)
+    /// with stdout to /dev/null and waits until capture is attached.
+    pub fn start_run(bin: &Path, args: &[String]) -> Result<Agent> {
+        Agent::spawn(bin, "run", args)
+    }
+
+    /// Both subcommands print `{"saker.SUB":"attached"}` on stderr once the
+    /// probes are attached.
+    fn spawn(bin: &Path, sub: &str, args: &[String]) -> Result<Agent> {
         let mut cmd = Command::new(bin);
-        cmd.arg("capture")
+        cmd.arg(sub)
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
-        let shown = format!("{} capture {}", bin.display(), args.join(" "));
+        let shown = format!("{} {sub} {}", bin.display(), args.join(" "));
         let mut child = cmd
             .spawn()
             .with_context(|| format!("cannot start {shown}"))?;
@@ -89,8 +102,9 @@ impl Agent {
             seen: Vec::new(),
             shown,
         };
+        let key = format!("saker.{sub}");
         agent.wait_for(Duration::from_secs(120), "attached", |v| {
-            v.get("saker.capture").and_then(Value::as_str) == Some("attached")
+            v.get(&key).and_then(Value::as_str) == Some("attached")
         })?;
         Ok(agent)
     }
@@ -212,6 +226,74 @@ impl Agent {
         }
         Ok(stats)
     }
+}
+
+impl Agent {
+    /// Stops a `saker run` (SIGTERM: it drains its sinks and exits 0) and
+    /// fails when it does not exit cleanly within `timeout`.
+    pub fn terminate(mut self, timeout: Duration) -> Result<()> {
+        signal(&self.child, libc::SIGTERM)?;
+        let deadline = Instant::now() + timeout;
+        loop {
+            // Keep draining stderr so its pipe never blocks the agent's exit.
+            while let Ok((_, line)) = self.lines.try_recv() {
+                if self.seen.len() < 200 {
+                    self.seen.push(line);
+                }
+            }
+            if let Some(status) = self
+                .child
+                .try_wait()
+                .with_context(|| format!("waiting for `{}`", self.shown))?
+            {
+                if !status.success() {
+                    bail!(
+                        "`{}` exited with {status}; stderr:\n{}",
+                        self.shown,
+                        self.tail()
+                    );
+                }
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "`{}` did not exit within {timeout:?} of SIGTERM",
+                    self.shown
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// CPU seconds the process has used so far, all threads (utime + stime
+    /// of /proc/PID/stat).
+    pub fn cpu_seconds(&self) -> Result<f64> {
+        cpu_seconds(self.child.id())
+    }
+}
+
+/// utime + stime of /proc/PID/stat, in seconds.
+pub fn cpu_seconds(pid: u32) -> Result<f64> {
+    let path = format!("/proc/{pid}/stat");
+    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
+    // Fields after the ")" that closes the command name: state is the first,
+    // utime and stime the 12th and 13th.
+    let rest = text
+        .rsplit_once(')')
+        .map(|(_, r)| r)
+        .with_context(|| format!("{path}: no command name"))?;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let tick = |i: usize| -> Result<f64> {
+        f.get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .with_context(|| format!("{path}: field {} is not a number", i + 3))
+    };
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if hz <= 0 {
+        bail!("sysconf(_SC_CLK_TCK) failed");
+    }
+    Ok((tick(11)? + tick(12)?) / hz as f64)
 }
 
 impl Drop for Agent {

@@ -17,7 +17,7 @@ use super::bpfstats;
 use super::floor::Floor;
 use super::foreign;
 use super::redis::Redis;
-use crate::{sh, workspace_root};
+use crate::{sh, target_dir};
 
 /// Syscalls neither redis nor the loops make: the agent is attached and its
 /// tracepoints are enabled, but no program runs for the workload's syscalls.
@@ -103,7 +103,7 @@ impl Sizes {
     }
 }
 
-fn median(v: &[f64]) -> f64 {
+pub(super) fn median(v: &[f64]) -> f64 {
     let mut v: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
     if v.is_empty() {
         return f64::NAN;
@@ -118,7 +118,7 @@ fn median(v: &[f64]) -> f64 {
 }
 
 /// Rounds for JSON (NaN becomes null there).
-fn r1(x: f64) -> Value {
+pub(super) fn r1(x: f64) -> Value {
     if x.is_finite() {
         json!((x * 10.0).round() / 10.0)
     } else {
@@ -126,7 +126,7 @@ fn r1(x: f64) -> Value {
     }
 }
 
-fn r4(x: f64) -> Value {
+pub(super) fn r4(x: f64) -> Value {
     if x.is_finite() {
         json!((x * 10000.0).round() / 10000.0)
     } else {
@@ -135,7 +135,7 @@ fn r4(x: f64) -> Value {
 }
 
 /// Builds the C workload with gcc into target/bench.
-fn build_loop(dir: &Path) -> Result<PathBuf> {
+pub(super) fn build_loop(dir: &Path) -> Result<PathBuf> {
     let src = dir.join("syscall_loop.c");
     let bin = dir.join("syscall-loop");
     std::fs::write(&src, include_str!("syscall_loop.c"))
@@ -145,19 +145,19 @@ fn build_loop(dir: &Path) -> Result<PathBuf> {
     Ok(bin)
 }
 
-struct Loops {
-    bin: PathBuf,
-    file: PathBuf,
+pub(super) struct Loops {
+    pub(super) bin: PathBuf,
+    pub(super) file: PathBuf,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Workload {
+pub(super) enum Workload {
     Getppid,
     OpenClose,
 }
 
 impl Workload {
-    fn name(self) -> &'static str {
+    pub(super) fn name(self) -> &'static str {
         match self {
             Workload::Getppid => "getppid",
             Workload::OpenClose => "openat+close",
@@ -172,7 +172,7 @@ impl Workload {
     }
 
     /// Syscalls per loop iteration.
-    fn per_iter(self) -> f64 {
+    pub(super) fn per_iter(self) -> f64 {
         match self {
             Workload::Getppid => 1.0,
             Workload::OpenClose => 2.0,
@@ -180,26 +180,39 @@ impl Workload {
     }
 }
 
-struct LoopRun {
-    syscalls: u64,
-    wall_ns: f64,
+pub(super) struct LoopRun {
+    pub(super) syscalls: u64,
+    pub(super) wall_ns: f64,
     /// The fastest of the loop's chunks (see syscall_loop.c), per syscall.
-    best_ns_per_syscall: f64,
+    pub(super) best_ns_per_syscall: f64,
 }
 
 impl LoopRun {
-    fn ns_per_syscall(&self) -> f64 {
+    pub(super) fn ns_per_syscall(&self) -> f64 {
         self.best_ns_per_syscall
     }
 }
 
 impl Loops {
-    fn run(&self, w: Workload, iters: u64) -> Result<LoopRun> {
+    pub(super) fn run(&self, w: Workload, iters: u64) -> Result<LoopRun> {
         let mut cmd = Command::new(&self.bin);
         match w {
             Workload::Getppid => cmd.args(["getppid", &iters.to_string()]),
             Workload::OpenClose => cmd.args(["openclose", &iters.to_string()]).arg(&self.file),
         };
+        self.exec(cmd, w.name(), w.per_iter())
+    }
+
+    /// `iters` open/close pairs of `path` at `rate` pairs per second.
+    pub(super) fn paced(&self, path: &Path, iters: u64, rate: f64) -> Result<LoopRun> {
+        let mut cmd = Command::new(&self.bin);
+        cmd.args(["paced", &iters.to_string()])
+            .arg(path)
+            .arg(format!("{rate}"));
+        self.exec(cmd, "paced", 2.0)
+    }
+
+    fn exec(&self, mut cmd: Command, name: &str, per_iter: f64) -> Result<LoopRun> {
         let out = cmd
             .output()
             .with_context(|| format!("cannot run {}", self.bin.display()))?;
@@ -208,7 +221,7 @@ impl Loops {
             bail!(
                 "{} {} failed ({}): {}",
                 self.bin.display(),
-                w.name(),
+                name,
                 out.status,
                 String::from_utf8_lossy(&out.stderr)
             );
@@ -224,9 +237,9 @@ impl Loops {
             bail!("syscall-loop output lacks iters/ns/best_ns_per_iter: {text}");
         };
         Ok(LoopRun {
-            syscalls: (iters as f64 * w.per_iter()) as u64,
+            syscalls: (iters as f64 * per_iter) as u64,
             wall_ns: ns,
-            best_ns_per_syscall: best / w.per_iter(),
+            best_ns_per_syscall: best / per_iter,
         })
     }
 }
@@ -508,16 +521,6 @@ fn redis_round(
     runs.into_iter()
         .map(|r| r.context("a redis configuration did not run"))
         .collect()
-}
-
-/// Where cargo put the release binary: CARGO_TARGET_DIR when set, as cargo
-/// itself does.
-fn target_dir() -> PathBuf {
-    let root = workspace_root();
-    match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(d) if !d.is_empty() => root.join(d),
-        _ => root.join("target"),
-    }
 }
 
 // ---------------------------------------------------------------- report
