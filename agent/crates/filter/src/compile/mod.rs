@@ -246,12 +246,12 @@ impl Filter {
     }
 
     /// This filter for events of type `evt_type` only: every `evt.type`
-    /// check the type index understands is folded to a constant and the
-    /// tree simplified. Evaluating the result on an event of that type
-    /// gives the same answer as the whole filter, minus the type checks
-    /// the index already made.
+    /// check the type index understands is folded to a constant, the tree
+    /// simplified, and cheap checks moved first. Evaluating the result on
+    /// an event of that type gives the same answer as the whole filter,
+    /// minus the type checks the index already made.
     pub fn specialize(&self, evt_type: &str) -> Filter {
-        let root = evttype::specialize(&self.root, evt_type);
+        let root = node::reorder(evttype::specialize(&self.root, evt_type));
         Filter {
             program: program::Program::new(&root),
             root,

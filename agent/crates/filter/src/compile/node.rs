@@ -201,3 +201,51 @@ fn merge_contains(children: Vec<Node>) -> Vec<Node> {
     }
     out
 }
+
+/// A rough cost of evaluating `n`, in cheap-check units: checks the memo
+/// shares between rules are nearly free after their first use;
+/// transformers allocate.
+fn cost(n: &Node) -> u32 {
+    match n {
+        Node::Const(_) => 0,
+        Node::Not(x) => cost(x),
+        Node::And(c) | Node::Or(c) => c.iter().map(cost).fold(0, u32::saturating_add),
+        Node::Check(c) if c.memo != NO_SLOT => 1,
+        Node::Check(c) => {
+            let t = match &c.test {
+                Test::Exists | Test::Cmp(..) | Test::StartsWith(_) | Test::EndsWith(_) => 2,
+                Test::In(_) | Test::Intersects(_) | Test::Contains(_) | Test::Pmatch(_) => 3,
+                Test::ContainsAny(_) | Test::Glob(_) | Test::Dyn(..) => 4,
+                Test::Regex(_) => 8,
+                Test::Quant(_, tests) => 2u32.saturating_add(tests.len() as u32),
+            };
+            match c.lhs {
+                Lhs::Transform(_) => t + 20,
+                Lhs::Field(..) => t,
+            }
+        }
+    }
+}
+
+/// Reorder `and`/`or` children so cheap ones run first, which is safe
+/// because checks are pure (no side effects, a missing field is just
+/// false): the result is the same, only the short-circuit point moves.
+/// Negated children of an `and` stay last, in their order: they are the
+/// rules' exclusions, usually true, so running them early rarely ends the
+/// evaluation.
+pub fn reorder(n: Node) -> Node {
+    match n {
+        Node::And(c) => {
+            let mut v: Vec<Node> = c.into_vec().into_iter().map(reorder).collect();
+            v.sort_by_cached_key(|x| (matches!(x, Node::Not(_)), cost(x)));
+            Node::And(v.into())
+        }
+        Node::Or(c) => {
+            let mut v: Vec<Node> = c.into_vec().into_iter().map(reorder).collect();
+            v.sort_by_cached_key(cost);
+            Node::Or(v.into())
+        }
+        Node::Not(x) => Node::Not(Box::new(reorder(*x))),
+        other => other,
+    }
+}
