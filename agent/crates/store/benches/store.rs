@@ -62,6 +62,37 @@ fn cpu_secs() -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
+/// CPU seconds used by this process's threads whose name starts with
+/// `prefix` (the store's own threads): the store's cost without the
+/// benchmark's producer and query threads.
+fn thread_cpu_secs(prefix: &str) -> f64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0.0;
+    };
+    let mut total = 0.0;
+    for t in tasks.flatten() {
+        let comm = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
+        if !comm.trim_end().starts_with(prefix) {
+            continue;
+        }
+        let stat = std::fs::read_to_string(t.path().join("stat")).unwrap_or_default();
+        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+        total += (ticks(11) + ticks(12)) / 100.0;
+    }
+    total
+}
+
+/// CPU seconds of the calling thread.
+fn own_cpu_secs() -> f64 {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap_or_default();
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 fn loadavg() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .unwrap_or_default()
@@ -77,6 +108,117 @@ fn pct(sorted: &[Duration], p: f64) -> Duration {
     }
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[i]
+}
+
+/// Gate queries at QUERIES_PER_SEC for `query_secs` while a background
+/// writer adds alerts at `write_rate` (0: none, the same run's baseline).
+fn query_phase(
+    store: &Arc<Store>,
+    first_seq: u64,
+    write_rate: u64,
+    query_secs: u64,
+    start_ns: i64,
+    salt: u64,
+) -> u64 {
+    // Query phase: a background writer at `write_rate`, and query threads
+    // issuing QUERIES_PER_SEC gate queries in total on a fixed schedule.
+    let stop = Arc::new(AtomicBool::new(false));
+    let written = Arc::new(AtomicU64::new(0));
+    let writer = {
+        let (stop, written, w) = (stop.clone(), written.clone(), store.writer());
+        std::thread::spawn(move || {
+            let t = Instant::now();
+            let mut seq = first_seq;
+            while !stop.load(Ordering::Relaxed) {
+                let due = (t.elapsed().as_secs_f64() * write_rate as f64) as u64;
+                let behind = due.saturating_sub(seq - first_seq).min(1000);
+                for _ in 0..behind {
+                    send_kept(&w, make(seq, now_ns()));
+                    seq += 1;
+                }
+                written.store(seq - first_seq, Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        })
+    };
+    let coverage = Coverage {
+        attached: vec![AttachInterval {
+            start_ns: start_ns - 3600 * SEC,
+            end_ns: None,
+        }],
+        ..Default::default()
+    };
+    let ctx = GateContext::default();
+    let alerts_seen = Arc::new(AtomicU64::new(0));
+    let mut handles = Vec::new();
+    for q in 0..QUERY_THREADS {
+        let (store, coverage, ctx, seen) = (
+            store.clone(),
+            coverage.clone(),
+            ctx.clone(),
+            alerts_seen.clone(),
+        );
+        let spawn = std::thread::Builder::new().name(format!("gate-q{q}"));
+        handles.push(
+            spawn
+                .spawn(move || {
+                    let per_thread = QUERIES_PER_SEC / QUERY_THREADS;
+                    let interval = Duration::from_secs_f64(1.0 / per_thread as f64);
+                    let total = per_thread * query_secs;
+                    let mut lat = Vec::with_capacity(total as usize);
+                    // Stagger threads so queries arrive evenly.
+                    let t0 = Instant::now() + interval.mul_f64(q as f64 / QUERY_THREADS as f64);
+                    for i in 0..total {
+                        let due = t0 + interval * i as u32;
+                        if let Some(d) = due.checked_duration_since(Instant::now()) {
+                            std::thread::sleep(d);
+                        }
+                        let seq = q * 7919 + i * 104_729 + salt;
+                        let now = now_ns();
+                        let req = GateRequest {
+                            namespace: format!("ns-{}", seq % NAMESPACES),
+                            since_ns: now - 300 * SEC,
+                            until_ns: None,
+                            threshold: Priority::Warning,
+                        };
+                        let s = Instant::now();
+                        let v = store
+                            .gate_runtime(&req, &coverage, &ctx, now)
+                            .expect("gate query");
+                        lat.push(s.elapsed());
+                        seen.fetch_add(v.raw_lines_count, Ordering::Relaxed);
+                    }
+                    (lat, own_cpu_secs())
+                })
+                .expect("query thread"),
+        );
+    }
+    let mut lat: Vec<Duration> = Vec::new();
+    let mut query_cpu = 0.0;
+    for h in handles {
+        let (l, cpu) = h.join().expect("query thread");
+        lat.extend(l);
+        query_cpu += cpu;
+    }
+    stop.store(true, Ordering::Relaxed);
+    writer.join().expect("writer thread");
+    lat.sort_unstable();
+    println!(
+        "gate query (namespace + 5m window) at {QUERIES_PER_SEC}/s for {query_secs}s while writing \
+         {:.0} alerts/s: {} queries, avg {:.1} alerts/window, {:.3} CPU-ms/query, p50 {:.3} ms, \
+         p90 {:.3} ms, p99 {:.3} ms, max {:.3} ms, {} over 5 ms, loadavg {}",
+        written.load(Ordering::Relaxed) as f64 / query_secs as f64,
+        lat.len(),
+        alerts_seen.load(Ordering::Relaxed) as f64 / lat.len().max(1) as f64,
+        query_cpu * 1e3 / lat.len().max(1) as f64,
+        pct(&lat, 0.50).as_secs_f64() * 1e3,
+        pct(&lat, 0.90).as_secs_f64() * 1e3,
+        pct(&lat, 0.99).as_secs_f64() * 1e3,
+        lat.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
+        lat.iter().filter(|d| d.as_millis() >= 5).count(),
+        loadavg()
+    );
+    written.load(Ordering::Relaxed)
 }
 
 fn main() {
@@ -121,114 +263,35 @@ fn main() {
     let w = store.writer();
     let t = Instant::now();
     let cpu0 = cpu_secs();
+    let store_cpu0 = thread_cpu_secs("saker-store");
     for a in alerts {
         send_kept(&w, a);
     }
     store.acks().wait_for(n as i64, Duration::from_secs(600));
     let fill = t.elapsed();
     let cpu = cpu_secs() - cpu0;
+    let store_cpu = thread_cpu_secs("saker-store") - store_cpu0;
     let st = store.stats();
     println!(
-        "insert: {n} alerts in {:.2}s = {:.0} alerts/s wall; {:.2} CPU-s = {:.0} alerts per CPU-second \
-         ({} batches, avg {:.0}/batch), disk {:.1} MiB, loadavg {}",
+        "insert: {n} alerts in {:.2}s = {:.0} alerts/s wall; {:.2} CPU-s = {:.0} alerts per CPU-second; \
+         store threads {:.2} CPU-s = {:.2} us/alert ({} batches, avg {:.0}/batch), disk {:.1} MiB, loadavg {}",
         fill.as_secs_f64(),
         n as f64 / fill.as_secs_f64(),
         cpu,
         n as f64 / cpu.max(0.01),
+        store_cpu,
+        store_cpu * 1e6 / n.max(1) as f64,
         st.batches,
         st.committed as f64 / st.batches.max(1) as f64,
         st.disk_bytes as f64 / (1 << 20) as f64,
         loadavg()
     );
 
-    // Query phase: a background writer at `write_rate`, and query threads
-    // issuing QUERIES_PER_SEC gate queries in total on a fixed schedule.
-    let stop = Arc::new(AtomicBool::new(false));
-    let written = Arc::new(AtomicU64::new(0));
-    let writer = {
-        let (stop, written, w) = (stop.clone(), written.clone(), store.writer());
-        std::thread::spawn(move || {
-            let t = Instant::now();
-            let mut seq = n;
-            while !stop.load(Ordering::Relaxed) {
-                let due = (t.elapsed().as_secs_f64() * write_rate as f64) as u64;
-                let behind = due.saturating_sub(seq - n).min(1000);
-                for _ in 0..behind {
-                    send_kept(&w, make(seq, now_ns()));
-                    seq += 1;
-                }
-                written.store(seq - n, Ordering::Relaxed);
-                std::thread::sleep(Duration::from_millis(2));
-            }
-        })
-    };
-    let coverage = Coverage {
-        attached: vec![AttachInterval {
-            start_ns: start_ns - 3600 * SEC,
-            end_ns: None,
-        }],
-        ..Default::default()
-    };
-    let ctx = GateContext::default();
-    let alerts_seen = Arc::new(AtomicU64::new(0));
-    let mut handles = Vec::new();
-    for q in 0..QUERY_THREADS {
-        let (store, coverage, ctx, seen) = (
-            store.clone(),
-            coverage.clone(),
-            ctx.clone(),
-            alerts_seen.clone(),
-        );
-        handles.push(std::thread::spawn(move || {
-            let per_thread = QUERIES_PER_SEC / QUERY_THREADS;
-            let interval = Duration::from_secs_f64(1.0 / per_thread as f64);
-            let total = per_thread * query_secs;
-            let mut lat = Vec::with_capacity(total as usize);
-            // Stagger threads so queries arrive evenly.
-            let t0 = Instant::now() + interval.mul_f64(q as f64 / QUERY_THREADS as f64);
-            for i in 0..total {
-                let due = t0 + interval * i as u32;
-                if let Some(d) = due.checked_duration_since(Instant::now()) {
-                    std::thread::sleep(d);
-                }
-                let seq = q * 7919 + i * 104_729;
-                let now = now_ns();
-                let req = GateRequest {
-                    namespace: format!("ns-{}", seq % NAMESPACES),
-                    since_ns: now - 300 * SEC,
-                    threshold: Priority::Warning,
-                };
-                let s = Instant::now();
-                let v = store
-                    .gate_runtime(&req, &coverage, &ctx, now)
-                    .expect("gate query");
-                lat.push(s.elapsed());
-                seen.fetch_add(v.raw_lines_count, Ordering::Relaxed);
-            }
-            lat
-        }));
-    }
-    let mut lat: Vec<Duration> = handles
-        .into_iter()
-        .flat_map(|h| h.join().expect("query thread"))
-        .collect();
-    stop.store(true, Ordering::Relaxed);
-    writer.join().expect("writer thread");
-    lat.sort_unstable();
+    // Query phase, twice in the same run: first with no writer (the
+    // machine's own noise, as a baseline), then while alerts keep coming.
+    let written = query_phase(&store, n, 0, query_secs, start_ns, 0);
+    query_phase(&store, n + written, write_rate, query_secs, start_ns, 1);
     let st = store.stats();
-    println!(
-        "gate query (namespace + 5m window) at {QUERIES_PER_SEC}/s for {query_secs}s while writing \
-         {:.0} alerts/s: {} queries, avg {:.1} alerts/window, p50 {:.3} ms, p90 {:.3} ms, \
-         p99 {:.3} ms, max {:.3} ms, {} over 5 ms",
-        written.load(Ordering::Relaxed) as f64 / query_secs as f64,
-        lat.len(),
-        alerts_seen.load(Ordering::Relaxed) as f64 / lat.len().max(1) as f64,
-        pct(&lat, 0.50).as_secs_f64() * 1e3,
-        pct(&lat, 0.90).as_secs_f64() * 1e3,
-        pct(&lat, 0.99).as_secs_f64() * 1e3,
-        lat.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
-        lat.iter().filter(|d| d.as_millis() >= 5).count(),
-    );
     println!(
         "store: committed {}, dropped {}, write_failed {}, disk {:.1} MiB, loadavg {}",
         st.committed,

@@ -3,18 +3,31 @@
 //! Memory stays bounded: drops coalesce per category and minute, and history
 //! older than `keep` is pruned, after which windows reaching back that far
 //! are reported as not vouched for rather than as clean.
+//!
+//! With `persist_to(store)` the history also lives in the store, so a
+//! restarted agent still vouches for what the previous run watched. What a
+//! persisted attach interval covers is decided by heartbeats: the caller
+//! passes a time up to which every event has been processed and every
+//! alert handed to the store, and the heartbeat travels through the store's
+//! queue behind those alerts. After kill -9 the interval therefore ends at
+//! the last heartbeat that committed, never later than what was observed.
+//! Drops and new intervals (which only shrink coverage) are persisted no
+//! later than the next heartbeat.
 
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 use crate::gate::{AttachInterval, Coverage, DropReport};
+use crate::store::{CovChange, CoverageSink, Store};
 use crate::timefmt::NS_PER_SEC;
 
-/// Drops of one category within this span share one report.
+/// Drops of one category within the same minute (of event time) share one
+/// report, timed at the latest of them (see `gate::drop_in_window`).
 const COALESCE_NS: i64 = 60 * NS_PER_SEC;
 
 pub struct CoverageTracker {
     state: Mutex<Coverage>,
     keep_ns: i64,
+    sink: OnceLock<CoverageSink>,
 }
 
 impl CoverageTracker {
@@ -23,6 +36,56 @@ impl CoverageTracker {
         CoverageTracker {
             state: Mutex::new(Coverage::default()),
             keep_ns: i64::try_from(keep.as_nanos()).unwrap_or(i64::MAX),
+            sink: OnceLock::new(),
+        }
+    }
+
+    /// Loads earlier runs' coverage from `store` and persists every change
+    /// from now on. Call once, before `attached`; a second call is ignored.
+    pub fn persist_to(&self, store: &Store) {
+        let sink = store.coverage_sink();
+        if self.sink.set(sink.clone()).is_err() {
+            tracing::warn!("coverage is already persisted to a store; ignored");
+            return;
+        }
+        let old = store.persisted_coverage();
+        self.with(|c| {
+            let mut attached = old.attached;
+            attached.append(&mut c.attached);
+            c.attached = attached;
+            let mut drops = old.drops;
+            drops.append(&mut c.drops);
+            c.drops = drops;
+            c.stops.extend(old.stops);
+            c.deleted_upto_ns = c.deleted_upto_ns.max(old.deleted_upto_ns);
+            // Whatever this run already knew goes to disk too.
+            if let Some(a) = c.attached.last().filter(|a| a.end_ns.is_none()) {
+                sink.push(CovChange::Attach(a.start_ns));
+            }
+            for d in &c.drops {
+                if d.time_ns >= c.deleted_upto_ns.unwrap_or(i64::MIN) {
+                    sink.push(CovChange::Drop(d.clone()));
+                }
+            }
+        });
+    }
+
+    /// Every event up to `time_ns` has been processed and its alerts handed
+    /// to the store (through the same queue, before this call), and every
+    /// drop up to then recorded: the persisted interval may end there.
+    /// Call from the thread that sends the alerts. No-op unless persisting
+    /// and attached.
+    pub fn heartbeat(&self, time_ns: i64) {
+        let Some(sink) = self.sink.get() else {
+            return;
+        };
+        let open = self.with(|c| {
+            c.attached
+                .last()
+                .is_some_and(|a| a.end_ns.is_none() && a.start_ns <= time_ns)
+        });
+        if open {
+            sink.heartbeat(time_ns);
         }
     }
 
@@ -33,66 +96,101 @@ impl CoverageTracker {
         f(&mut g)
     }
 
+    fn persist(&self, change: CovChange) {
+        if let Some(s) = self.sink.get() {
+            s.push(change);
+        }
+    }
+
     /// Capture is attached (or re-attached) from `now_ns`.
     pub fn attached(&self, now_ns: i64) {
-        self.with(|c| {
-            if c.attached.last().is_none_or(|a| a.end_ns.is_some()) {
+        let new = self.with(|c| {
+            let new = c.attached.last().is_none_or(|a| a.end_ns.is_some());
+            if new {
                 c.attached.push(AttachInterval {
                     start_ns: now_ns,
                     end_ns: None,
                 });
             }
+            new
         });
+        if new {
+            self.persist(CovChange::Attach(now_ns));
+        }
     }
 
-    /// Capture stopped at `now_ns`.
+    /// Capture stopped at `now_ns`. (On disk the interval keeps ending at its
+    /// last heartbeat: only a heartbeat proves the alerts before it stored.)
     pub fn detached(&self, now_ns: i64) {
-        self.with(|c| {
-            if let Some(a) = c.attached.last_mut() {
-                if a.end_ns.is_none() {
-                    a.end_ns = Some(now_ns.max(a.start_ns));
-                }
+        let closed = self.with(|c| match c.attached.last_mut() {
+            Some(a) if a.end_ns.is_none() => {
+                a.end_ns = Some(now_ns.max(a.start_ns));
+                true
             }
+            _ => false,
         });
+        if closed {
+            self.persist(CovChange::Detach);
+        }
     }
 
     /// `count` events lost at `time_ns` (e.g. ring buffer full).
     pub fn dropped(&self, time_ns: i64, count: u64, category: &str) {
+        self.dropped_between(time_ns, time_ns, count, category);
+    }
+
+    /// `count` events lost somewhere in [first_ns, last_ns] (e.g. between
+    /// two reads of the kernel's counters).
+    pub fn dropped_between(&self, first_ns: i64, last_ns: i64, count: u64, category: &str) {
         if count == 0 {
             return;
         }
+        let first_ns = first_ns.min(last_ns);
+        let report = |time_ns, first_ns| DropReport {
+            time_ns,
+            count,
+            category: category.to_owned(),
+            first_ns: Some(first_ns),
+        };
         self.with(|c| {
-            let recent = c
-                .drops
-                .iter_mut()
-                .rev()
-                .take(8)
-                .find(|d| d.category == category && (time_ns - d.time_ns).abs() < COALESCE_NS);
+            let minute = last_ns.div_euclid(COALESCE_NS);
+            let recent =
+                c.drops.iter_mut().rev().take(8).find(|d| {
+                    d.category == category && d.time_ns.div_euclid(COALESCE_NS) == minute
+                });
             match recent {
                 Some(d) => {
                     d.count = d.count.saturating_add(count);
-                    d.time_ns = d.time_ns.min(time_ns);
+                    // The latest time: a window starting at or before it
+                    // holds at least one of the merged drops (the earliest
+                    // would hide the later ones from a window starting
+                    // between them); `first_ns` bounds them from below.
+                    d.time_ns = d.time_ns.max(last_ns);
+                    d.first_ns = Some(d.first_ns.unwrap_or(first_ns).min(first_ns));
                 }
-                None => c.drops.push(DropReport {
-                    time_ns,
-                    count,
-                    category: category.to_owned(),
-                }),
+                None => c.drops.push(report(last_ns, first_ns)),
             }
         });
+        self.persist(CovChange::Drop(report(last_ns, first_ns)));
     }
 
     /// Forgets history older than `keep` before `now_ns`.
     pub fn prune(&self, now_ns: i64) {
         let cutoff = now_ns.saturating_sub(self.keep_ns);
-        self.with(|c| {
+        let pruned = self.with(|c| {
             let before = (c.drops.len(), c.attached.len());
             c.drops.retain(|d| d.time_ns >= cutoff);
             c.attached.retain(|a| a.end_ns.is_none_or(|e| e >= cutoff));
-            if (c.drops.len(), c.attached.len()) != before {
+            c.stops.retain(|s| s.at_ns >= cutoff);
+            let pruned = (c.drops.len(), c.attached.len()) != before;
+            if pruned {
                 c.deleted_upto_ns = Some(c.deleted_upto_ns.map_or(cutoff, |f| f.max(cutoff)));
             }
+            pruned
         });
+        if pruned {
+            self.persist(CovChange::Prune(cutoff));
+        }
     }
 
     pub fn snapshot(&self) -> Coverage {

@@ -41,9 +41,23 @@ pub struct AttachInterval {
 /// Events lost at `time_ns` (kernel ring full, read fault, store queue full...).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DropReport {
+    /// The latest loss this report stands for.
     pub time_ns: i64,
     pub count: u64,
     pub category: String,
+    /// The earliest loss merged into it (same category and minute); `None`
+    /// when not known, taken as the start of `time_ns`'s minute.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_ns: Option<i64>,
+}
+
+/// Where an earlier agent run's coverage ended (read back from the store).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentStop {
+    /// End of that run's attach interval: its last durable heartbeat.
+    pub at_ns: i64,
+    /// It detached in an orderly way (else it was killed or crashed).
+    pub clean: bool,
 }
 
 /// What the agent can vouch for. The pipeline fills `attached` and `drops`;
@@ -55,6 +69,9 @@ pub struct Coverage {
     /// History (alerts, drop records) at or before this time was deleted
     /// by retention, so windows reaching back to it cannot be vouched for.
     pub deleted_upto_ns: Option<i64>,
+    /// Ends of earlier runs' intervals, only to explain a gap after a restart.
+    #[serde(default)]
+    pub stops: Vec<AgentStop>,
 }
 
 /// Facts about the answering agent.
@@ -107,7 +124,7 @@ impl RuntimeVerdict {
     /// A passing, empty verdict for `req`; the starting point of the others.
     pub fn empty(req: &GateRequest, ctx: &GateContext, now_ns: i64) -> RuntimeVerdict {
         // Saturating: `since` may be any RFC3339 time back to 1677.
-        let span = now_ns.saturating_sub(req.since_ns).max(0);
+        let span = window_end(req, now_ns).saturating_sub(req.since_ns).max(0);
         let minutes = (span as u64).div_ceil(60 * NS_PER_SEC as u64) as i64;
         RuntimeVerdict {
             tool: "falco".into(),
@@ -129,7 +146,26 @@ impl RuntimeVerdict {
     }
 }
 
-/// Why the agent cannot vouch for [since, now), if it cannot.
+/// Where `req`'s window ends: `until`, but never past now (nothing after
+/// now can be vouched for).
+pub fn window_end(req: &GateRequest, now_ns: i64) -> i64 {
+    req.until_ns.map_or(now_ns, |u| u.min(now_ns))
+}
+
+/// Drop reports are coalesced per category and minute (of event time).
+const DROP_MINUTE_NS: i64 = 60 * NS_PER_SEC;
+
+/// Whether a drop report may hold a loss inside [since, end): its losses
+/// lie in [first, time].
+pub(crate) fn drop_in_window(d: &DropReport, since_ns: i64, end_ns: i64) -> bool {
+    let first = d
+        .first_ns
+        .unwrap_or(d.time_ns.div_euclid(DROP_MINUTE_NS) * DROP_MINUTE_NS);
+    d.time_ns >= since_ns && first < end_ns
+}
+
+/// Why the agent cannot vouch for [since, now), if it cannot (`now_ns` is
+/// the window's end: now, or an earlier `until`).
 pub fn coverage_gaps(cov: &Coverage, since_ns: i64, now_ns: i64) -> Vec<String> {
     let mut gaps = Vec::new();
     if let Some(floor) = cov.deleted_upto_ns {
@@ -144,34 +180,58 @@ pub fn coverage_gaps(cov: &Coverage, since_ns: i64, now_ns: i64) -> Vec<String> 
         if cov.attached.is_empty() {
             gaps.push("capture was never attached: the agent has no data source".into());
         } else if let Some((missing, first)) = uncovered(&cov.attached, since_ns, now_ns) {
-            gaps.push(format!(
+            let mut gap = format!(
                 "capture was not attached for {:.1}s of the window (first gap {} to {})",
                 missing as f64 / NS_PER_SEC as f64,
                 format_falco(first.0),
                 format_falco(first.1)
-            ));
+            );
+            if let Some(stop) = restart_before(cov, first.1) {
+                gap.push_str(&format!(
+                    " because the agent restarted: the previous run's coverage ends at {} ({})",
+                    format_falco(stop.at_ns),
+                    if stop.clean {
+                        "it stopped cleanly"
+                    } else {
+                        "its last durable heartbeat; it did not stop cleanly"
+                    }
+                ));
+            }
+            gaps.push(gap);
         }
     }
     let in_window = cov
         .drops
         .iter()
-        .filter(|d| d.count > 0 && d.time_ns >= since_ns);
-    let (mut n, mut first, mut cats) = (0u64, i64::MAX, Vec::<&str>::new());
+        .filter(|d| d.count > 0 && drop_in_window(d, since_ns, now_ns));
+    let (mut n, mut last, mut cats) = (0u64, i64::MIN, Vec::<&str>::new());
     for d in in_window {
         n = n.saturating_add(d.count);
-        first = first.min(d.time_ns);
+        last = last.max(d.time_ns);
         if !cats.contains(&d.category.as_str()) {
             cats.push(&d.category);
         }
     }
     if n > 0 {
         gaps.push(format!(
-            "{n} event(s) dropped in the window ({}; first at {})",
+            "{n} event(s) dropped in the window ({}; the last at {})",
             cats.join(", "),
-            format_falco(first)
+            format_falco(last)
         ));
     }
     gaps
+}
+
+/// The earlier run whose end opens the gap ending at `gap_end`: the last
+/// interval ending at or before the gap, if a recorded stop is its end.
+fn restart_before(cov: &Coverage, gap_end: i64) -> Option<AgentStop> {
+    let last_end = cov
+        .attached
+        .iter()
+        .filter_map(|a| a.end_ns)
+        .filter(|&e| e <= gap_end)
+        .max()?;
+    cov.stops.iter().copied().find(|s| s.at_ns == last_end)
 }
 
 /// Total uncovered ns of [since, now) and the first gap, if any.
@@ -227,7 +287,7 @@ pub fn runtime_verdict(
             v.raw_lines_count
         );
     }
-    let gaps = coverage_gaps(coverage, req.since_ns, now_ns);
+    let gaps = coverage_gaps(coverage, req.since_ns, window_end(req, now_ns));
     if v.alert_count > 0 {
         v.passed = false;
         let mut reason = format!(

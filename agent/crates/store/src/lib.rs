@@ -21,7 +21,7 @@ pub use alert::{AlertParseError, AlertRecord, Priority, StoredAlert};
 pub use coverage::CoverageTracker;
 pub use error::{Dropped, StoreError};
 pub use gate::{
-    merge_verdicts, runtime_verdict, AgentAnswer, AttachInterval, Coverage, DropReport,
+    merge_verdicts, runtime_verdict, AgentAnswer, AgentStop, AttachInterval, Coverage, DropReport,
     GateContext, RuntimeVerdict, Summary,
 };
 pub use query::{Cursor, GateRequest, ParamError, Query};

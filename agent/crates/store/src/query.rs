@@ -126,11 +126,15 @@ impl Query {
     }
 }
 
-/// `/v1/gate/runtime?namespace=NS&since=T&severity_threshold=WARNING`.
+/// `/v1/gate/runtime?namespace=NS&since=T&severity_threshold=WARNING[&until=T]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GateRequest {
     pub namespace: String,
     pub since_ns: i64,
+    /// Exclusive end of the window; `None` (the verifier's case) is now.
+    /// Lets a window that ended before an agent restart be judged on its
+    /// own, without the restart's gap.
+    pub until_ns: Option<i64>,
     /// Alerts at least this severe fail the gate. Default WARNING, as in the seed.
     pub threshold: Priority,
 }
@@ -142,20 +146,28 @@ impl GateRequest {
     {
         let mut seen = Seen::default();
         let (mut namespace, mut since, mut threshold) = (None, None, Priority::Warning);
+        let mut until = None;
         for (k, v) in params {
             seen.once(k)?;
             match k {
                 "namespace" => namespace = Some(parse_namespace(k, v)?),
                 "since" => since = Some(parse_time(k, v, now_ns)?),
+                "until" => until = Some(parse_time(k, v, now_ns)?),
                 "severity_threshold" => threshold = parse_priority(k, v)?,
                 _ => return Err(ParamError::new(k, "unknown parameter")),
             }
         }
+        let namespace = namespace.ok_or_else(|| ParamError::new("namespace", "required"))?;
+        // No default window: a verifier that forgot `since` must hear it,
+        // not get an answer about some window it did not choose.
+        let since_ns = since.ok_or_else(|| ParamError::new("since", "required"))?;
+        if until.is_some_and(|u| u <= since_ns) {
+            return Err(ParamError::new("until", "must be later than since"));
+        }
         Ok(GateRequest {
-            namespace: namespace.ok_or_else(|| ParamError::new("namespace", "required"))?,
-            // No default window: a verifier that forgot `since` must hear it,
-            // not get an answer about some window it did not choose.
-            since_ns: since.ok_or_else(|| ParamError::new("since", "required"))?,
+            namespace,
+            since_ns,
+            until_ns: until,
             threshold,
         })
     }

@@ -16,6 +16,7 @@ fn req(thr: Priority) -> GateRequest {
     GateRequest {
         namespace: "shadow-abc".into(),
         since_ns: T0,
+        until_ns: None,
         threshold: thr,
     }
 }
@@ -210,12 +211,14 @@ fn skipped_when_the_agent_cannot_vouch() {
         time_ns: T0 - SEC,
         count: 5,
         category: "ring_full".into(),
+        first_ns: None,
     });
     assert!(!verdict(&w, &dropped, Priority::Warning).skipped);
     dropped.drops.push(DropReport {
         time_ns: T0 + SEC,
         count: 7,
         category: "ring_full".into(),
+        first_ns: None,
     });
     let v = verdict(&w, &dropped, Priority::Warning);
     assert!(v.skipped && v.reason.as_deref().unwrap().contains("7 event(s) dropped"));

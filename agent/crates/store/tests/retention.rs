@@ -82,11 +82,13 @@ fn age_retention_deletes_old_alerts_and_the_gate_notices() {
     let long = GateRequest {
         namespace: "ns".into(),
         since_ns: now - 3 * 3600 * SEC,
+        until_ns: None,
         threshold: Priority::Critical,
     };
     assert!(store.gate_runtime(&long, &cov, &ctx, now).unwrap().skipped);
     let short = GateRequest {
         since_ns: now - 600 * SEC,
+        until_ns: None,
         ..long
     };
     let v = store.gate_runtime(&short, &cov, &ctx, now).unwrap();
@@ -101,6 +103,7 @@ fn age_retention_deletes_old_alerts_and_the_gate_notices() {
     let long = GateRequest {
         namespace: "ns".into(),
         since_ns: now - 3 * 3600 * SEC,
+        until_ns: None,
         threshold: Priority::Critical,
     };
     assert!(store.gate_runtime(&long, &cov, &ctx, now).unwrap().skipped);

@@ -421,6 +421,7 @@ fn gate_window_counts_everything_and_keeps_failing_alerts_when_capped() {
     let req = saker_store::GateRequest {
         namespace: "shadow".into(),
         since_ns: T0,
+        until_ns: None,
         threshold: Priority::Warning,
     };
     let full = store.gate_window(&req, 100).unwrap();

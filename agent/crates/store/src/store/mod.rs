@@ -19,6 +19,7 @@
 //! adds an fsync per batch for those who need power-loss durability; batching
 //! keeps its cost to one fsync per batch, not per alert.
 
+mod coverage_db;
 mod dims;
 mod read;
 mod retention;
@@ -29,6 +30,7 @@ pub use read::{GateAlert, GateWindow, QueryPage};
 pub use retention::RetentionReport;
 pub use schema::{StartupCheck, SyncMode, SCHEMA_VERSION};
 pub use writer::{AckWatch, CommitInfo, StoreStats, StoreWriter};
+pub(crate) use writer::{CovChange, CoverageSink};
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -89,6 +91,8 @@ pub struct Store {
     thread: Mutex<Option<JoinHandle<()>>>,
     readers: read::ReaderPool,
     db_path: PathBuf,
+    /// Coverage of earlier runs, as read at open.
+    persisted: Coverage,
     // Held for the store's lifetime: a second agent on the same directory
     // gets `StoreError::Locked` instead of two writers racing.
     _lock: File,
@@ -115,15 +119,18 @@ impl Store {
         }
         let db_path = cfg.path.join(DB_FILE);
         let conn = schema::open_writer(&db_path, cfg.sync, cfg.startup_check)?;
-        let state = writer::WriterState::load(conn, &cfg).map_err(|e| StoreError::Corrupt {
+        let corrupt = |e: rusqlite::Error| StoreError::Corrupt {
             path: db_path.clone(),
             detail: e.to_string(),
-        })?;
+        };
+        let loaded = coverage_db::load(&conn).map_err(corrupt)?;
+        let state = writer::WriterState::load(conn, &cfg).map_err(corrupt)?;
         let shared = Arc::new(writer::Shared::new(
             &cfg,
             state.last_id,
             state.deleted_upto_ns,
         ));
+        shared.load_drops(&loaded.store_drops);
         let (tx, rx) = sync_channel(cfg.queue_capacity.max(1));
         let thread = {
             let shared = shared.clone();
@@ -140,6 +147,7 @@ impl Store {
             thread: Mutex::new(Some(thread)),
             readers,
             db_path,
+            persisted: loaded.coverage,
             _lock: lock,
         })
     }
@@ -151,6 +159,17 @@ impl Store {
 
     pub fn stats(&self) -> StoreStats {
         self.shared.stats(disk_usage(&self.db_path))
+    }
+
+    /// What earlier runs of the agent could vouch for (attach intervals
+    /// ending at their last durable heartbeat, drops, pruning floor), as
+    /// read at open. `CoverageTracker::persist_to` merges it.
+    pub fn persisted_coverage(&self) -> Coverage {
+        self.persisted.clone()
+    }
+
+    pub(crate) fn coverage_sink(&self) -> CoverageSink {
+        CoverageSink::new(self.tx.clone(), self.shared.clone())
     }
 
     /// Watch the id of the last committed (acknowledged) alert.
@@ -221,7 +240,8 @@ impl Store {
     ) -> Result<RuntimeVerdict, StoreError> {
         let window = self.gate_window(req, crate::gate::MAX_GATE_ALERTS)?;
         let mut cov = coverage.clone();
-        cov.drops.extend(self.shared.drops_since(req.since_ns));
+        let end = crate::gate::window_end(req, now_ns);
+        cov.drops.extend(self.shared.drops_in(req.since_ns, end));
         let floor = self.shared.deleted_upto_ns();
         if floor > i64::MIN {
             cov.deleted_upto_ns = Some(cov.deleted_upto_ns.map_or(floor, |c| c.max(floor)));

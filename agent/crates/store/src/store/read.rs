@@ -97,17 +97,33 @@ pub struct QueryPage {
 /// SQL for `q`, newest first, fetching `limit + 1` rows to know whether a
 /// next page exists.
 /// `via_dims`: drive the scan from the dims index (few matches) rather than
-/// walking the namespace or time index newest-first with dims as a filter
-/// (many matches); `query` picks by probing, see `DENSE_PROBE`.
+/// walking the time index newest-first with dims as a filter (many
+/// matches); `query` picks by probing, see `DENSE_PROBE`.
 pub(crate) fn build_query(q: &Query, via_dims: bool) -> (String, Vec<Value>) {
-    let mut sql = format!("SELECT {COLUMNS} FROM alerts WHERE 1");
+    let (filter, mut args) = build_filter(q, via_dims);
+    args.push(Value::Integer(i64::from(q.limit) + 1));
+    let lim = args.len();
+    let sql = if via_dims {
+        // Pick the page from the index alone (dim, time_ns, id are all in
+        // it), then read only those rows: the matches of several dims
+        // have to be sorted, and sorting full rows would read every match.
+        format!(
+            "SELECT {COLUMNS} FROM alerts WHERE id IN (SELECT id FROM alerts WHERE {filter} \
+             ORDER BY time_ns DESC, id DESC LIMIT ?{lim}) ORDER BY time_ns DESC, id DESC"
+        )
+    } else {
+        format!("SELECT {COLUMNS} FROM alerts WHERE {filter} ORDER BY time_ns DESC, id DESC LIMIT ?{lim}")
+    };
+    (sql, args)
+}
+
+/// The WHERE clause of `build_query` and its arguments.
+fn build_filter(q: &Query, via_dims: bool) -> (String, Vec<Value>) {
+    let mut sql = String::from("1");
     let mut args: Vec<Value> = Vec::new();
-    if let Some(ns) = &q.namespace {
-        args.push(Value::Text(ns.clone()));
-        sql.push_str(&format!(" AND namespace = ?{}", args.len()));
-    }
-    // Pod, container and rule go through dims (one index for the three).
+    // Namespace, pod, container and rule go through dims (one index for all).
     let dim_filters = [
+        ("namespace", &q.namespace),
         ("pod", &q.pod),
         ("container_id", &q.container),
         ("rule", &q.rule),
@@ -151,11 +167,6 @@ pub(crate) fn build_query(q: &Query, via_dims: bool) -> (String, Vec<Value>) {
             " AND time_ns <= ?{t} AND (time_ns < ?{t} OR id < ?{i})"
         ));
     }
-    args.push(Value::Integer(i64::from(q.limit) + 1));
-    sql.push_str(&format!(
-        " ORDER BY time_ns DESC, id DESC LIMIT ?{}",
-        args.len()
-    ));
     (sql, args)
 }
 
@@ -218,10 +229,11 @@ pub(crate) fn tail(
 /// have to read and sort every match.
 const DENSE_PROBE: i64 = 5_000;
 
-/// Whether `q`'s pod/container/rule filter matches few enough alerts (in its
-/// time range) to drive the scan from the dims index. Index-only, bounded.
+/// Whether `q`'s namespace/pod/container/rule filter matches few enough
+/// alerts (in its time range) to drive the scan from the dims index.
+/// Index-only, bounded.
 fn sparse_dims(conn: &Connection, q: &Query) -> rusqlite::Result<bool> {
-    if q.namespace.is_some() || (q.pod.is_none() && q.container.is_none() && q.rule.is_none()) {
+    if q.namespace.is_none() && q.pod.is_none() && q.container.is_none() && q.rule.is_none() {
         return Ok(false);
     }
     let probe = Query {
@@ -229,16 +241,13 @@ fn sparse_dims(conn: &Connection, q: &Query) -> rusqlite::Result<bool> {
         cursor: None,
         ..q.clone()
     };
-    let (inner, mut args) = build_query(&probe, true);
-    // Count ids only (covered by alerts_dim_time), capped at DENSE_PROBE.
-    let inner = inner.replacen(&format!("SELECT {COLUMNS}"), "SELECT id", 1);
-    let inner = inner
-        .rsplit_once(" ORDER BY")
-        .map_or(inner.as_str(), |(head, _)| head)
-        .to_owned();
-    args.pop();
+    let (filter, mut args) = build_filter(&probe, true);
+    // Count index entries only (covered by alerts_dim_time), capped.
     args.push(Value::Integer(DENSE_PROBE));
-    let sql = format!("SELECT count(*) FROM ({inner} LIMIT ?{})", args.len());
+    let sql = format!(
+        "SELECT count(*) FROM (SELECT 1 FROM alerts WHERE {filter} LIMIT ?{})",
+        args.len()
+    );
     let n: i64 = conn
         .prepare_cached(&sql)?
         .query_row(rusqlite::params_from_iter(args), |r| r.get(0))?;
@@ -315,6 +324,11 @@ fn gate_alert(r: &Row<'_>) -> rusqlite::Result<GateAlert> {
     })
 }
 
+/// The namespace's alerts, all through the (dim, time_ns, priority) index:
+/// one range per dims row of the namespace.
+const GATE_FROM: &str = "FROM alerts WHERE dim IN (SELECT id FROM dims WHERE namespace = ?1) \
+                         AND time_ns >= ?2 AND time_ns < ?3";
+
 pub(crate) fn gate_window(
     conn: &Connection,
     req: &GateRequest,
@@ -323,12 +337,48 @@ pub(crate) fn gate_window(
     // One read snapshot, so the counts and the list agree exactly.
     let tx = conn.unchecked_transaction()?;
     let mut w = GateWindow::default();
-    // Counted from the (namespace, time_ns, priority) index alone.
-    let mut stmt = tx.prepare_cached(
-        "SELECT priority, count(*) FROM alerts WHERE namespace = ?1 AND time_ns >= ?2 \
-         GROUP BY priority",
-    )?;
-    let rows = stmt.query_map(params![req.namespace, req.since_ns], |r| {
+    // The window's end is applied by the caller (`gate_runtime` caps it at
+    // now); here only `until` bounds the scan.
+    let until = req.until_ns.unwrap_or(i64::MAX);
+    let fetch = |filter: &str, thr: Option<i64>, limit: usize| {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        // Ids picked from the index alone, rows read only for the page.
+        let mut stmt = tx.prepare_cached(&format!(
+            "SELECT id, time_ns, priority, json FROM alerts WHERE id IN \
+             (SELECT id {GATE_FROM} {filter} ORDER BY time_ns DESC, id DESC LIMIT ?4) \
+             ORDER BY time_ns DESC, id DESC"
+        ))?;
+        let lim = limit as i64;
+        match thr {
+            Some(t) => stmt
+                .query_map(
+                    params![req.namespace, req.since_ns, until, lim, t],
+                    gate_alert,
+                )?
+                .collect::<rusqlite::Result<Vec<_>>>(),
+            None => stmt
+                .query_map(params![req.namespace, req.since_ns, until, lim], gate_alert)?
+                .collect(),
+        }
+    };
+    // The usual case: the window fits the cap, and one query gives both the
+    // list and the counts. One row over the cap means counting separately.
+    let alerts = fetch("", None, max_alerts.saturating_add(1))?;
+    if alerts.len() <= max_alerts {
+        for a in &alerts {
+            w.counts[usize::from(a.priority.as_u8())] += 1;
+        }
+        w.alerts = alerts;
+        return Ok(w);
+    }
+    drop(alerts);
+    // Counted from the (dim, time_ns, priority) index alone.
+    let mut stmt = tx.prepare_cached(&format!(
+        "SELECT priority, count(*) {GATE_FROM} GROUP BY priority"
+    ))?;
+    let rows = stmt.query_map(params![req.namespace, req.since_ns, until], |r| {
         Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
     })?;
     for row in rows {
@@ -337,35 +387,12 @@ pub(crate) fn gate_window(
         w.counts[slot] += n.max(0) as u64;
     }
     drop(stmt);
-    const SELECT: &str = "SELECT id, time_ns, priority, json FROM alerts \
-                          WHERE namespace = ?1 AND time_ns >= ?2";
-    const ORDER: &str = "ORDER BY time_ns DESC, id DESC LIMIT ?3";
-    let fetch = |filter: &str, thr: Option<i64>, limit: usize| {
-        if limit == 0 {
-            return Ok(Vec::new());
-        }
-        let mut stmt = tx.prepare_cached(&format!("{SELECT} {filter} {ORDER}"))?;
-        let lim = limit as i64;
-        match thr {
-            Some(t) => stmt
-                .query_map(params![req.namespace, req.since_ns, lim, t], gate_alert)?
-                .collect::<rusqlite::Result<Vec<_>>>(),
-            None => stmt
-                .query_map(params![req.namespace, req.since_ns, lim], gate_alert)?
-                .collect(),
-        }
-    };
-    if w.total() <= max_alerts as u64 {
-        // The usual case: everything fits, one ordered scan.
-        w.alerts = fetch("", None, max_alerts)?;
-    } else {
-        let thr = i64::from(req.threshold.as_u8());
-        let mut alerts = fetch("AND priority <= ?4", Some(thr), max_alerts)?;
-        let below = fetch("AND priority > ?4", Some(thr), max_alerts - alerts.len())?;
-        alerts.extend(below);
-        alerts.sort_by_key(|a| std::cmp::Reverse((a.time_ns, a.id)));
-        w.alerts = alerts;
-    }
+    let thr = i64::from(req.threshold.as_u8());
+    let mut alerts = fetch("AND priority <= ?5", Some(thr), max_alerts)?;
+    let below = fetch("AND priority > ?5", Some(thr), max_alerts - alerts.len())?;
+    alerts.extend(below);
+    alerts.sort_by_key(|a| std::cmp::Reverse((a.time_ns, a.id)));
+    w.alerts = alerts;
     Ok(w)
 }
 
@@ -391,13 +418,37 @@ mod tests {
             StartupCheck::Quick,
         )
         .unwrap();
+        let gate_args = || {
+            vec![
+                Value::Text("ns".into()),
+                Value::Integer(0),
+                Value::Integer(i64::MAX),
+            ]
+        };
         let p = plan(
             &conn,
-            "SELECT priority, count(*) FROM alerts WHERE namespace = ?1 AND time_ns >= ?2 \
-             GROUP BY priority",
-            vec![Value::Text("ns".into()), Value::Integer(0)],
+            &format!("SELECT priority, count(*) {GATE_FROM} GROUP BY priority"),
+            gate_args(),
         );
-        assert!(p.contains("COVERING INDEX alerts_ns_time"), "{p}");
+        assert!(
+            p.contains("COVERING INDEX alerts_dim_time") && p.contains("dims_key"),
+            "{p}"
+        );
+        let mut args = gate_args();
+        args.push(Value::Integer(1001));
+        let p = plan(
+            &conn,
+            &format!(
+                "SELECT id, time_ns, priority, json FROM alerts WHERE id IN \
+                 (SELECT id {GATE_FROM} ORDER BY time_ns DESC, id DESC LIMIT ?4) \
+                 ORDER BY time_ns DESC, id DESC"
+            ),
+            args,
+        );
+        assert!(
+            p.contains("COVERING INDEX alerts_dim_time") && p.contains("dims_key"),
+            "{p}"
+        );
         let q = Query {
             namespace: Some("ns".into()),
             since_ns: Some(0),
@@ -405,9 +456,12 @@ mod tests {
             cursor: Some(Cursor { time_ns: 5, id: 5 }),
             ..Query::default()
         };
-        let (sql, args) = build_query(&q, false);
+        let (sql, args) = build_query(&q, true);
         let p = plan(&conn, &sql, args);
-        assert!(p.contains("INDEX alerts_ns_time"), "{p}");
+        assert!(
+            p.contains("COVERING INDEX alerts_dim_time") && p.contains("dims_key"),
+            "{p}"
+        );
         let (sql, args) = build_query(
             &Query {
                 min_priority: Some(Priority::Error),
@@ -467,6 +521,14 @@ mod tests {
         }
         // The probe runs on the covering dims index.
         assert!(!sparse_dims(&conn, &Query::default()).unwrap());
+        assert!(sparse_dims(
+            &conn,
+            &Query {
+                namespace: Some("ns".into()),
+                ..Query::default()
+            }
+        )
+        .unwrap());
         assert!(sparse_dims(
             &conn,
             &Query {

@@ -20,6 +20,11 @@ use crate::timefmt::NS_PER_SEC;
 
 pub(crate) enum Msg {
     Alert(StoredAlert),
+    /// Coverage heartbeat: every event up to this time was processed and its
+    /// alerts were queued before this message, so once it commits (in the
+    /// same transaction as those alerts or a later one) the persisted
+    /// attach interval may end here.
+    Heartbeat(i64),
     Flush(SyncSender<()>),
     Retention(SyncSender<Result<RetentionReport, StoreError>>),
     Shutdown,
@@ -58,6 +63,8 @@ type Hook = Box<dyn Fn(CommitInfo) + Send>;
 /// refuse to vouch for those windows. Bounded: a week of minutes.
 const DROP_BUCKET_NS: i64 = 60 * NS_PER_SEC;
 const DROP_BUCKETS_MAX: usize = 7 * 24 * 60;
+/// Category of the store's own losses in `coverage_drops`.
+pub(crate) const STORE_DROP_CATEGORY: &str = "store";
 
 pub(crate) struct Shared {
     enqueued: AtomicU64,
@@ -74,6 +81,24 @@ pub(crate) struct Shared {
     acked: Condvar,
     hook: Mutex<Option<Hook>>,
     drops: Mutex<VecDeque<(i64, u64)>>,
+    /// Coverage facts waiting for the writer's next transaction. Only facts
+    /// that shrink what is vouched for go here (a lost drop record would
+    /// over-vouch, so they are persisted before any later heartbeat);
+    /// extending coverage goes through the ordered queue (`Msg::Heartbeat`).
+    coverage: Mutex<Vec<CovChange>>,
+}
+
+/// A change to persisted coverage, applied by the writer thread.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum CovChange {
+    /// Capture attached at this time: a new interval, ending there until a
+    /// heartbeat moves it.
+    Attach(i64),
+    /// The agent detached in an orderly way; the end stays at the last heartbeat.
+    Detach,
+    Drop(DropReport),
+    /// History before this time is forgotten.
+    Prune(i64),
 }
 
 impl Shared {
@@ -93,7 +118,61 @@ impl Shared {
             acked: Condvar::new(),
             hook: Mutex::new(None),
             drops: Mutex::new(VecDeque::new()),
+            coverage: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Adds store drops loaded from disk (minute buckets), oldest first.
+    pub(crate) fn load_drops(&self, buckets: &[(i64, u64)]) {
+        if let Ok(mut d) = self.drops.lock() {
+            for &(b, n) in buckets {
+                d.push_back((b, n));
+            }
+            while d.len() > DROP_BUCKETS_MAX {
+                d.pop_front();
+            }
+        }
+    }
+
+    pub(crate) fn push_coverage(&self, c: CovChange) {
+        // Poisoned: the vector is still valid; losing a drop would over-vouch.
+        let mut g = self.coverage.lock().unwrap_or_else(|p| p.into_inner());
+        // Drops coalesce per category and minute, so a storm of lost alerts
+        // while the writer is stuck costs one entry per minute, not per alert.
+        if let CovChange::Drop(d) = &c {
+            let minute = d.time_ns.div_euclid(DROP_BUCKET_NS);
+            let same = g.iter_mut().rev().take(8).find_map(|x| match x {
+                CovChange::Drop(e)
+                    if e.category == d.category
+                        && e.time_ns.div_euclid(DROP_BUCKET_NS) == minute =>
+                {
+                    Some(e)
+                }
+                _ => None,
+            });
+            if let Some(e) = same {
+                e.count = e.count.saturating_add(d.count);
+                e.time_ns = e.time_ns.max(d.time_ns);
+                e.first_ns = match (e.first_ns, d.first_ns) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    _ => None,
+                };
+                return;
+            }
+        }
+        g.push(c);
+    }
+
+    fn take_coverage(&self) -> Vec<CovChange> {
+        let mut g = self.coverage.lock().unwrap_or_else(|p| p.into_inner());
+        std::mem::take(&mut *g)
+    }
+
+    /// Puts changes back in front after a failed transaction.
+    fn restore_coverage(&self, mut older: Vec<CovChange>) {
+        let mut g = self.coverage.lock().unwrap_or_else(|p| p.into_inner());
+        older.append(&mut g);
+        *g = older;
     }
 
     pub(crate) fn stats(&self, disk_bytes: u64) -> StoreStats {
@@ -137,22 +216,30 @@ impl Shared {
                 d.pop_front();
             }
         }
+        // Persisted too, so a restarted agent still refuses that minute.
+        self.push_coverage(CovChange::Drop(DropReport {
+            time_ns,
+            count: n,
+            category: STORE_DROP_CATEGORY.into(),
+            first_ns: Some(time_ns),
+        }));
     }
 
-    /// Store-side losses whose minute overlaps [since, ∞), as drop reports.
-    pub(crate) fn drops_since(&self, since_ns: i64) -> Vec<DropReport> {
+    /// Store-side losses whose minute overlaps [since, end), as drop reports.
+    pub(crate) fn drops_in(&self, since_ns: i64, end_ns: i64) -> Vec<DropReport> {
         let first = since_ns.div_euclid(DROP_BUCKET_NS);
         let Ok(d) = self.drops.lock() else {
             return Vec::new();
         };
         d.iter()
-            .filter(|(b, _)| *b >= first)
+            .filter(|(b, _)| *b >= first && b.saturating_mul(DROP_BUCKET_NS) < end_ns)
             .map(|&(b, count)| DropReport {
                 // Start of the minute, clamped into the window: the drop may
                 // have been anywhere in that minute, so count it as inside.
                 time_ns: (b.saturating_mul(DROP_BUCKET_NS)).max(since_ns),
                 count,
-                category: "store".into(),
+                category: STORE_DROP_CATEGORY.into(),
+                first_ns: None,
             })
             .collect()
     }
@@ -241,6 +328,49 @@ impl StoreWriter {
     }
 }
 
+/// The coverage tracker's way into the store: facts that shrink coverage go
+/// to the pending list, heartbeats through the ordered queue.
+#[derive(Clone)]
+pub(crate) struct CoverageSink {
+    tx: SyncSender<Msg>,
+    shared: Arc<Shared>,
+}
+
+impl CoverageSink {
+    pub(crate) fn new(tx: SyncSender<Msg>, shared: Arc<Shared>) -> CoverageSink {
+        CoverageSink { tx, shared }
+    }
+
+    pub(crate) fn push(&self, c: CovChange) {
+        self.shared.push_coverage(c);
+    }
+
+    /// Never blocks: with the queue full the heartbeat is skipped, which only
+    /// leaves the persisted interval shorter until the next one.
+    pub(crate) fn heartbeat(&self, time_ns: i64) {
+        let _ = self.tx.try_send(Msg::Heartbeat(time_ns));
+    }
+}
+
+/// Rows per INSERT statement: one statement per row paid for preparing the
+/// VM run, the AUTOINCREMENT bookkeeping and the cursor set-up 32k times a
+/// batch; 64 rows × 11 values stays far below SQLite's variable limit.
+const ROWS_PER_INSERT: usize = 64;
+
+fn insert_sql(rows: usize) -> String {
+    let mut sql = String::from(
+        "INSERT INTO alerts (id, time_ns, priority, rule, source, hostname, namespace, pod, \
+         container_id, dim, json) VALUES ",
+    );
+    for i in 0..rows {
+        if i > 0 {
+            sql.push(',');
+        }
+        sql.push_str("(?,?,?,?,?,?,?,?,?,?,?)");
+    }
+    sql
+}
+
 /// What the writer thread owns.
 pub(crate) struct WriterState {
     conn: Connection,
@@ -252,6 +382,8 @@ pub(crate) struct WriterState {
     rows: i64,
     dims: Dims,
     deleted_since_prune: u64,
+    /// coverage_attach row of this run's open interval.
+    open_attach: Option<i64>,
 }
 
 impl WriterState {
@@ -280,51 +412,73 @@ impl WriterState {
             rows,
             dims: Dims::default(),
             deleted_since_prune: 0,
+            open_attach: None,
         })
     }
 
-    fn commit(&mut self, batch: &[StoredAlert]) -> rusqlite::Result<CommitInfo> {
-        let out = self.try_commit(batch);
+    /// One transaction: the batch, the pending coverage changes, then the
+    /// heartbeat (so it never commits before the alerts queued ahead of it).
+    fn commit(
+        &mut self,
+        batch: &[StoredAlert],
+        coverage: &[CovChange],
+        heartbeat: Option<i64>,
+    ) -> rusqlite::Result<CommitInfo> {
+        let open_before = self.open_attach;
+        let out = self.try_commit(batch, coverage, heartbeat);
         if out.is_err() {
-            // Rolled back: dims rows created in it are gone.
+            // Rolled back: dims rows and an attach row created in it are gone.
             self.dims.clear();
+            self.open_attach = open_before;
         }
         out
     }
 
-    fn try_commit(&mut self, batch: &[StoredAlert]) -> rusqlite::Result<CommitInfo> {
+    fn try_commit(
+        &mut self,
+        batch: &[StoredAlert],
+        coverage: &[CovChange],
+        heartbeat: Option<i64>,
+    ) -> rusqlite::Result<CommitInfo> {
         let tx = self.conn.transaction()?;
-        let mut first_id = 0;
-        {
-            let mut stmt = tx.prepare_cached(
-                "INSERT INTO alerts (time_ns, priority, rule, source, hostname, namespace, pod, \
-                 container_id, dim, json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            )?;
-            for (i, a) in batch.iter().enumerate() {
+        // Ids are assigned here rather than by SQLite, so a batch is one
+        // contiguous range by construction (AUTOINCREMENT still records
+        // the highest, keeping ids unique across retention emptying the table).
+        let first_id = self.last_id + 1;
+        for (c, chunk) in batch.chunks(ROWS_PER_INSERT).enumerate() {
+            let mut stmt = tx.prepare_cached(&insert_sql(chunk.len()))?;
+            let mut col = 1;
+            for (i, a) in chunk.iter().enumerate() {
                 let dim = self.dims.resolve(&tx, a)?;
-                stmt.execute(params![
-                    a.time_ns,
-                    a.priority.as_u8(),
-                    a.rule,
-                    a.source,
-                    a.hostname,
-                    a.namespace,
-                    a.pod,
-                    a.container_id,
-                    dim,
-                    a.json,
-                ])?;
-                if i == 0 {
-                    first_id = tx.last_insert_rowid();
-                }
+                let id = first_id + (c * ROWS_PER_INSERT + i) as i64;
+                stmt.raw_bind_parameter(col, id)?;
+                stmt.raw_bind_parameter(col + 1, a.time_ns)?;
+                stmt.raw_bind_parameter(col + 2, a.priority.as_u8())?;
+                stmt.raw_bind_parameter(col + 3, a.rule.as_str())?;
+                stmt.raw_bind_parameter(col + 4, a.source.as_str())?;
+                stmt.raw_bind_parameter(col + 5, a.hostname.as_str())?;
+                stmt.raw_bind_parameter(col + 6, a.namespace.as_deref())?;
+                stmt.raw_bind_parameter(col + 7, a.pod.as_deref())?;
+                stmt.raw_bind_parameter(col + 8, a.container_id.as_deref())?;
+                stmt.raw_bind_parameter(col + 9, dim)?;
+                stmt.raw_bind_parameter(col + 10, a.json.as_str())?;
+                col += 11;
             }
+            stmt.raw_execute()?;
         }
-        let last_id = tx.last_insert_rowid();
+        for c in coverage {
+            apply_coverage(&tx, &mut self.open_attach, c)?;
+        }
+        if let (Some(t), Some(id)) = (heartbeat, self.open_attach) {
+            tx.prepare_cached("UPDATE coverage_attach SET end_ns = max(end_ns, ?1) WHERE id = ?2")?
+                .execute(params![t, id])?;
+        }
         tx.commit()?;
+        let count = batch.len() as u64;
         Ok(CommitInfo {
             first_id,
-            last_id,
-            count: batch.len() as u64,
+            last_id: self.last_id + count as i64,
+            count,
         })
     }
 
@@ -349,6 +503,70 @@ impl WriterState {
     }
 }
 
+fn apply_coverage(
+    tx: &Connection,
+    open_attach: &mut Option<i64>,
+    c: &CovChange,
+) -> rusqlite::Result<()> {
+    match c {
+        CovChange::Attach(start) => {
+            if let Some(id) = open_attach.take() {
+                // Attached again without a detach: the old interval
+                // simply ends at its last heartbeat.
+                tx.execute(
+                    "UPDATE coverage_attach SET clean = 1 WHERE id = ?1",
+                    params![id],
+                )?;
+            }
+            tx.execute(
+                "INSERT INTO coverage_attach (start_ns, end_ns, clean) VALUES (?1, ?1, 0)",
+                params![start],
+            )?;
+            *open_attach = Some(tx.last_insert_rowid());
+        }
+        CovChange::Detach => {
+            if let Some(id) = open_attach.take() {
+                tx.execute(
+                    "UPDATE coverage_attach SET clean = 1 WHERE id = ?1",
+                    params![id],
+                )?;
+            }
+        }
+        CovChange::Drop(d) => {
+            tx.prepare_cached(
+                // min() of a NULL is NULL: an unknown start stays unknown.
+                "INSERT INTO coverage_drops (category, minute, time_ns, first_ns, count) \
+                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(category, minute) DO UPDATE SET \
+                 time_ns = max(time_ns, excluded.time_ns), \
+                 first_ns = min(first_ns, excluded.first_ns), count = count + excluded.count",
+            )?
+            .execute(params![
+                d.category,
+                d.time_ns.div_euclid(DROP_BUCKET_NS),
+                d.time_ns,
+                d.first_ns,
+                i64::try_from(d.count).unwrap_or(i64::MAX),
+            ])?;
+        }
+        CovChange::Prune(cutoff) => {
+            tx.execute(
+                "DELETE FROM coverage_attach WHERE end_ns < ?1 AND id IS NOT ?2",
+                params![cutoff, *open_attach],
+            )?;
+            tx.execute(
+                "DELETE FROM coverage_drops WHERE time_ns < ?1",
+                params![cutoff],
+            )?;
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES ('coverage_pruned_upto_ns', ?1) \
+                 ON CONFLICT(key) DO UPDATE SET value = max(value, excluded.value)",
+                params![cutoff],
+            )?;
+        }
+    }
+    Ok(())
+}
+
 pub(crate) fn run(mut st: WriterState, rx: Receiver<Msg>, shared: Arc<Shared>) {
     let mut batch: Vec<StoredAlert> = Vec::with_capacity(st.batch_max);
     let mut next_age_check = Instant::now();
@@ -362,26 +580,36 @@ pub(crate) fn run(mut st: WriterState, rx: Receiver<Msg>, shared: Arc<Shared>) {
         // Drain what is already queued into one transaction: under load the
         // batches grow by themselves, when idle each alert commits at once.
         let mut control = None;
+        let mut heartbeat = None;
         match first {
             Some(Msg::Alert(a)) => batch.push(a),
+            Some(Msg::Heartbeat(t)) => heartbeat = Some(t),
             Some(other) => control = Some(other),
             None => {}
         }
         while control.is_none() && batch.len() < st.batch_max {
             match rx.try_recv() {
                 Ok(Msg::Alert(a)) => batch.push(a),
+                // Heartbeats ride along with the batch: it holds every alert
+                // queued before them.
+                Ok(Msg::Heartbeat(t)) => heartbeat = heartbeat.max(Some(t)),
                 Ok(other) => control = Some(other),
                 Err(_) => break,
             }
         }
-        if !batch.is_empty() {
-            write_batch(&mut st, &shared, &batch);
+        let wrote = !batch.is_empty();
+        if wrote || heartbeat.is_some() || matches!(control, Some(Msg::Flush(_) | Msg::Shutdown)) {
+            write_batch(&mut st, &shared, &batch, heartbeat);
             batch.clear();
+        }
+        if wrote {
             if let Err(e) = st.retention(&shared, false) {
                 tracing::warn!(error = %e, "store size retention failed");
             }
         }
         if Instant::now() >= next_age_check {
+            // Idle: coverage facts still get to disk without an alert to carry them.
+            write_batch(&mut st, &shared, &[], None);
             if let Err(e) = st.retention(&shared, true) {
                 tracing::warn!(error = %e, "store retention failed");
             }
@@ -395,26 +623,41 @@ pub(crate) fn run(mut st: WriterState, rx: Receiver<Msg>, shared: Arc<Shared>) {
                 let _ = reply.send(st.retention(&shared, true));
             }
             Some(Msg::Shutdown) => break,
-            Some(Msg::Alert(_)) | None => {}
+            Some(Msg::Alert(_) | Msg::Heartbeat(_)) | None => {}
         }
     }
     // Commit whatever was queued before shutdown; senders may still hold
     // clones, so take only what is there now.
-    while let Ok(Msg::Alert(a)) = rx.try_recv() {
-        batch.push(a);
+    let mut heartbeat = None;
+    loop {
+        match rx.try_recv() {
+            Ok(Msg::Alert(a)) => batch.push(a),
+            Ok(Msg::Heartbeat(t)) => heartbeat = heartbeat.max(Some(t)),
+            Ok(_) => continue,
+            Err(_) => break,
+        }
         if batch.len() >= st.batch_max {
-            write_batch(&mut st, &shared, &batch);
+            write_batch(&mut st, &shared, &batch, heartbeat.take());
             batch.clear();
         }
     }
-    if !batch.is_empty() {
-        write_batch(&mut st, &shared, &batch);
-    }
+    write_batch(&mut st, &shared, &batch, heartbeat);
     let _ = st.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);");
 }
 
-fn write_batch(st: &mut WriterState, shared: &Shared, batch: &[StoredAlert]) {
-    match st.commit(batch) {
+fn write_batch(
+    st: &mut WriterState,
+    shared: &Shared,
+    batch: &[StoredAlert],
+    heartbeat: Option<i64>,
+) {
+    let coverage = shared.take_coverage();
+    if batch.is_empty() && coverage.is_empty() && (heartbeat.is_none() || st.open_attach.is_none())
+    {
+        return;
+    }
+    match st.commit(batch, &coverage, heartbeat) {
+        Ok(_) if batch.is_empty() => {}
         Ok(info) => {
             st.rows += info.count as i64;
             st.last_id = info.last_id;
@@ -433,6 +676,9 @@ fn write_batch(st: &mut WriterState, shared: &Shared, batch: &[StoredAlert]) {
             shared.acked.notify_all();
         }
         Err(e) => {
+            // Coverage facts are retried with the next transaction; the
+            // heartbeat is not (it would vouch for the alerts lost here).
+            shared.restore_coverage(coverage);
             // Lost, but not silently: counted, logged, and the gate will see
             // the gap in these alerts' minutes.
             tracing::error!(error = %e, alerts = batch.len(), "store batch commit failed");
