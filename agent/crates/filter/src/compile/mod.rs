@@ -208,7 +208,9 @@ impl Filter {
 
     /// Evaluate with field values shared through `memo` (one per event).
     /// Same result as [`Filter::matches`]; faster when several filters
-    /// numbered by one [`SlotTable`] read the same fields.
+    /// numbered by one [`SlotTable`] read the same fields. Every filter a
+    /// memo sees must have been numbered by the same table (slots are
+    /// table-wide), or left unnumbered.
     pub fn matches_memo<S: FieldSource + ?Sized>(&self, memo: &Memo<'_, S>) -> bool {
         self.program.run(memo)
     }
