@@ -78,9 +78,41 @@ pub struct Formatter {
     hostname_json: String,
 }
 
+/// Appends `s` as a JSON string, escaped exactly as serde_json does (`\"`,
+/// `\\`, `\b \t \n \f \r`, other control characters as `\u00xx`, nothing
+/// else), straight into `out`: alerts are rendered on the event path and
+/// this runs for every key and string value.
 fn json_str(out: &mut String, s: &str) {
-    // serde_json escapes exactly as JSON requires (and our &str is valid UTF-8).
-    out.push_str(&serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into()));
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.reserve(s.len() + 2);
+    out.push('"');
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let esc: &str = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            0..=0x1f => "",
+            _ => continue,
+        };
+        // Escapes are ASCII, so `start..i` always falls on char boundaries.
+        out.push_str(&s[start..i]);
+        if esc.is_empty() {
+            out.push_str("\\u00");
+            out.push(HEX[(b >> 4) as usize] as char);
+            out.push(HEX[(b & 0xf) as usize] as char);
+        } else {
+            out.push_str(esc);
+        }
+        start = i + 1;
+    }
+    out.push_str(&s[start..]);
+    out.push('"');
 }
 
 impl Formatter {
@@ -138,46 +170,58 @@ impl Formatter {
         let priority = rule.priority.as_str();
         let time = saker_store::timefmt::format_falco(time_ns);
 
-        let mut json = String::with_capacity(512 + output.len());
+        let text = format!("{}: {priority} {output}", clock_of(&time));
+        let mut json = String::with_capacity(512 + 2 * output.len());
         json.push_str("{\"hostname\":");
         json.push_str(&self.hostname_json);
         if self.opts.include_output {
             json.push_str(",\"output\":");
-            json_str(
-                &mut json,
-                &format!("{}: {priority} {output}", clock_of(&time)),
-            );
+            json_str(&mut json, &text);
         }
         if self.opts.include_output_fields {
             // Falco builds output_fields from a sorted map: keys in order,
             // evt.time always present (as int ns), append_output's extra
-            // fields rendered as strings.
-            let mut fields: Vec<(String, String)> = Vec::new();
-            rule.format.render_fields(src, |f, vals| {
-                let mut v = String::new();
-                write_values(&mut v, f.ty, vals);
-                fields.push((f.name.clone(), v));
+            // fields rendered as strings. Values go into one buffer, keys are
+            // borrowed from the rule: two allocations per alert, not two per
+            // field.
+            let mut vals = String::with_capacity(256);
+            let mut ranges: Vec<std::ops::Range<usize>> = Vec::with_capacity(16);
+            rule.format.render_fields(src, |f, v| {
+                let at = vals.len();
+                write_values(&mut vals, f.ty, v);
+                ranges.push(at..vals.len());
             });
+            // render_fields visits the format's fields once each, in order.
+            let mut fields: Vec<(&str, std::ops::Range<usize>)> = rule
+                .format
+                .fields()
+                .iter()
+                .map(|f| f.name.as_str())
+                .zip(ranges)
+                .collect();
+            let mut scratch = String::new();
             for (key, fmt) in &compiled.extra_fields {
-                let mut text = String::new();
-                fmt.render_text(src, &mut text);
-                let mut v = String::new();
-                json_str(&mut v, &text);
-                fields.push((key.clone(), v));
+                scratch.clear();
+                fmt.render_text(src, &mut scratch);
+                let at = vals.len();
+                json_str(&mut vals, &scratch);
+                fields.push((key.as_str(), at..vals.len()));
             }
-            if !fields.iter().any(|(k, _)| k == "evt.time") {
-                fields.push(("evt.time".into(), time_ns.to_string()));
+            if !fields.iter().any(|(k, _)| *k == "evt.time") {
+                let at = vals.len();
+                let _ = write!(vals, "{time_ns}");
+                fields.push(("evt.time", at..vals.len()));
             }
-            fields.sort_by(|a, b| a.0.cmp(&b.0));
+            fields.sort_by(|a, b| a.0.cmp(b.0));
             fields.dedup_by(|a, b| a.0 == b.0);
             json.push_str(",\"output_fields\":{");
-            for (i, (k, v)) in fields.iter().enumerate() {
+            for (i, (k, r)) in fields.iter().enumerate() {
                 if i > 0 {
                     json.push(',');
                 }
                 json_str(&mut json, k);
                 json.push(':');
-                json.push_str(v);
+                json.push_str(&vals[r.clone()]);
             }
             json.push('}');
         }
@@ -194,7 +238,6 @@ impl Formatter {
         json.push_str(&time);
         json.push_str("\"}");
 
-        let text = format!("{}: {priority} {output}", clock_of(&time));
         Alert {
             time_ns,
             json,

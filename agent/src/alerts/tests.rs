@@ -146,3 +146,27 @@ fn invalid_utf8_becomes_replacement_character() {
     let v: serde_json::Value = serde_json::from_str(&a.json).expect("valid JSON");
     assert_eq!(v["output_fields"]["fd.name"], "/tmp/\u{fffd}\u{fffd}");
 }
+
+#[test]
+fn json_strings_are_escaped_exactly_as_serde_json_does() {
+    let mut all_ascii = String::new();
+    for b in 0u8..=0x7f {
+        all_ascii.push(b as char);
+    }
+    for s in [
+        all_ascii.as_str(),
+        "",
+        "plain",
+        "quote \" backslash \\ slash / tab\t nl\n",
+        "é ü \u{2028} \u{fffd} 日本 🦀",
+        "\u{0}\u{1f}\u{7f}",
+    ] {
+        let mut got = String::from("prefix:");
+        super::json_str(&mut got, s);
+        assert_eq!(
+            got,
+            format!("prefix:{}", serde_json::to_string(s).unwrap()),
+            "{s:?}"
+        );
+    }
+}
