@@ -120,17 +120,19 @@ fn gate_answers_for_a_real_container_namespace() {
         ],
     );
     let sockets = format!("container.docker_sockets=[{}]", svc.socket.display());
-    let agent = RunningAgent::start(
-        "gate",
-        &[
-            "-r",
-            &stable_rules(),
-            "-o",
-            &sockets,
-            "-o",
-            "container.cri_sockets=[]",
-        ],
-    );
+    let dir = common::TempDir::new("gate-store");
+    let store = format!("store.path={}", dir.path().join("store").display());
+    let args = [
+        "-r",
+        &stable_rules(),
+        "-o",
+        &sockets,
+        "-o",
+        "container.cri_sockets=[]",
+        "-o",
+        &store,
+    ];
+    let agent = RunningAgent::start("gate", &args);
     let since = saker_since();
     // Metadata is fetched off the event path; a first command warms it.
     c.exec("echo 'root:*:19000:0:99999:7:::' > /etc/shadow");
@@ -185,6 +187,53 @@ fn gate_answers_for_a_real_container_namespace() {
     let v: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["passed"], true, "{v}");
     assert_eq!(v["alert_count"], 0, "{v}");
+
+    // After a restart the first run's window is still judged (the alert
+    // fails it, another namespace passes), not skipped; a window reaching
+    // across the restart is skipped for the namespace without alerts.
+    let until = saker_since();
+    // Heartbeats (once a second) carry the coverage past `until`.
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(agent.stop().success());
+    let agent = RunningAgent::start("gate-2", &args);
+    let gate = |ns: &str, window: &str| -> Value {
+        let (status, body) = agent.get(&format!(
+            "/v1/gate/runtime?namespace={ns}&severity_threshold=WARNING&since={since}{window}"
+        ));
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_str(&body).unwrap()
+    };
+    let v = gate("shadow-abc", &format!("&until={until}"));
+    assert_eq!(
+        (&v["passed"], &v["skipped"]),
+        (&Value::Bool(false), &Value::Bool(false)),
+        "{v}"
+    );
+    assert!(v["alert_count"].as_u64().unwrap() >= 1, "{v}");
+    let v = gate("other-ns", &format!("&until={until}"));
+    assert_eq!(
+        (&v["passed"], &v["skipped"]),
+        (&Value::Bool(true), &Value::Bool(false)),
+        "{v}"
+    );
+    let v = gate("other-ns", "");
+    assert_eq!(
+        (&v["passed"], &v["skipped"]),
+        (&Value::Bool(true), &Value::Bool(true)),
+        "{v}"
+    );
+    let why = v["reason"].as_str().unwrap();
+    assert!(
+        why.contains("agent restarted") && why.contains("stopped cleanly"),
+        "{why}"
+    );
+    // Alerts fail a window across the restart all the same.
+    let v = gate("shadow-abc", "");
+    assert_eq!(
+        (&v["passed"], &v["skipped"]),
+        (&Value::Bool(false), &Value::Bool(false)),
+        "{v}"
+    );
     drop(c);
     assert!(agent.stop().success());
 }
@@ -927,6 +976,15 @@ fn alerts_acknowledged_before_kill_9_survive_the_restart() {
     let store = format!("store.path={}", dir.path().join("store").display());
     let rule = "Read sensitive file untrusted";
     let agent = RunningAgent::start("durable-1", &["-r", &stable_rules(), "-o", &store]);
+    // A quiet stretch the agent watches before the storm (whose drops, if
+    // any, come after it).
+    let watched_from = saker_since();
+    std::thread::sleep(Duration::from_secs(3));
+    let watched_to = saker_since();
+    // The durable end trails by up to ~1.5 s (a heartbeat a second, each
+    // vouching for events 0.5 s older than its drain), and a storm may hold
+    // the next one back.
+    std::thread::sleep(Duration::from_secs(3));
     let storm = std::thread::spawn(|| {
         common::capture::python("for i in range(20000):\n    open('/etc/shadow').close()\n");
     });
@@ -955,6 +1013,28 @@ fn alerts_acknowledged_before_kill_9_survive_the_restart() {
         "{} acknowledged alerts lost by kill -9: {:?}",
         missing.len(),
         &missing[..missing.len().min(5)]
+    );
+    // Coverage outlives the process too: the stretch watched before the
+    // kill is still vouched for; a window reaching across it is not.
+    let gate = |window: &str| -> Value {
+        let (status, body) = agent.get(&format!(
+            "/v1/gate/runtime?namespace=quiet-ns&severity_threshold=WARNING&{window}"
+        ));
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_str(&body).unwrap()
+    };
+    let v = gate(&format!("since={watched_from}&until={watched_to}"));
+    assert_eq!(
+        (&v["passed"], &v["skipped"]),
+        (&Value::Bool(true), &Value::Bool(false)),
+        "{v}"
+    );
+    let v = gate(&format!("since={watched_from}"));
+    assert_eq!(v["skipped"], true, "{v}");
+    let why = v["reason"].as_str().unwrap();
+    assert!(
+        why.contains("agent restarted") && why.contains("did not stop cleanly"),
+        "{why}"
     );
     agent.stop();
 }

@@ -18,6 +18,10 @@ use super::sinks::Router;
 
 /// Coverage history kept for the gate: the store's default retention.
 const COVERAGE_KEEP: Duration = Duration::from_secs(7 * 86_400);
+/// A heartbeat vouches for events this much older than the start of the
+/// drain before it: records reserved just before the drain but committed
+/// after it, and wall-clock drift of event times, stay on the safe side.
+const HEARTBEAT_MARGIN_NS: i64 = 500_000_000;
 
 pub enum Control {
     Stop,
@@ -136,6 +140,9 @@ pub fn spawn(
                 let mut drops = super::sinks::DropWatch::new(router.drop_policy());
                 let mut last_tick = Instant::now();
                 loop {
+                    // Once this drain is done, every event before this time
+                    // has been judged and its alerts queued for the store.
+                    let drained_upto = saker_store::timefmt::now_ns() - HEARTBEAT_MARGIN_NS;
                     reader.drain(&mut |rec| {
                         detector.on_record(rec, &mut router);
                         Flow::Continue
@@ -170,6 +177,9 @@ pub fn spawn(
                                 .malformed
                                 .store(reader.stats().malformed, Ordering::Relaxed);
                             drops.tick(&c, &shared, &mut router);
+                            // After the drop check, so a persisted interval
+                            // never ends past a loss not yet recorded.
+                            shared.coverage.heartbeat(drained_upto);
                             if let Ok(mut k) = shared.kernel.lock() {
                                 *k = c;
                             }

@@ -89,6 +89,11 @@ impl Agent {
         let shared = Arc::new(Shared::new(&rules));
         let sinks =
             sinks::SinkHandles::start(&opts, &shared).context("starting the alert sinks")?;
+        // Before the attach below: earlier runs' coverage is loaded, and this
+        // run's interval is persisted (ended by the detector's heartbeats).
+        if let Some(store) = sinks.store() {
+            shared.coverage.persist_to(store);
+        }
         let detector = Detector::new(state, rules, formatter.clone());
         let (control, control_rx) = mpsc::channel();
         let thread = detector_thread::spawn(

@@ -154,6 +154,8 @@ pub struct DropWatch {
     last: Counters,
     tokens: f64,
     last_refill: std::time::Instant,
+    /// When the counters were last read: new drops happened after it.
+    last_check_ns: i64,
 }
 
 pub const DROP_RULE: &str = "Falco internal: syscall event drop";
@@ -165,6 +167,7 @@ impl DropWatch {
             policy,
             last: Counters::default(),
             last_refill: std::time::Instant::now(),
+            last_check_ns: saker_store::timefmt::now_ns(),
         }
     }
 
@@ -178,11 +181,16 @@ impl DropWatch {
         let elapsed = self.last_refill.elapsed().as_secs_f64();
         self.last_refill = std::time::Instant::now();
         self.tokens = (self.tokens + elapsed * self.policy.rate).min(self.policy.max_burst as f64);
+        let t = saker_store::timefmt::now_ns();
+        let since_check = std::mem::replace(&mut self.last_check_ns, t);
         if dropped == 0 {
             return;
         }
-        let t = saker_store::timefmt::now_ns();
-        shared.coverage.dropped(t, dropped, "kernel");
+        // Anywhere since the last check: recorded as that span, so a gate
+        // window ending before this check still sees the loss.
+        shared
+            .coverage
+            .dropped_between(since_check, t, dropped, "kernel");
         let ratio = dropped as f64 / events.max(1) as f64;
         if ratio <= self.policy.threshold || self.tokens < 1.0 {
             return;
