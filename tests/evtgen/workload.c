@@ -296,15 +296,43 @@ static void res_fileless(struct rec *r)
 			return;
 		}
 	close(self);
+	/*
+	 * The resource exists once the exec has happened: the close-on-exec
+	 * pipe reads EOF then (or the child's errno if execve failed). Without
+	 * this, a slow child could be killed before it ever exec'd.
+	 */
+	int sync[2];
+	if (pipe2(sync, O_CLOEXEC) < 0) {
+		result("error resource %s: pipe: %s", r->f[1], strerror(errno));
+		return;
+	}
 	pid_t pid = fork();
 	if (pid == 0) {
+		close(sync[0]);
 		setenv("EG_HOLD", "1", 1);
 		char *argv[] = {r->f[1], NULL};
 		char path[64];
 		snprintf(path, sizeof path, "/proc/self/fd/%d", mfd);
 		execve(path, argv, environ);
+		int e = errno;
+		if (write(sync[1], &e, sizeof e) < 0)
+			_exit(126);
 		_exit(127);
 	}
+	close(sync[1]);
+	if (pid < 0) {
+		close(sync[0]);
+		result("error resource %s: fork: %s", r->f[1], strerror(errno));
+		return;
+	}
+	int e = 0;
+	ssize_t got;
+	do
+		got = read(sync[0], &e, sizeof e);
+	while (got < 0 && errno == EINTR);
+	close(sync[0]);
+	if (got > 0)
+		result("error resource %s: execve: %s", r->f[1], strerror(e));
 	result("subject %d", pid);
 	if (nheld < 8)
 		held[nheld++] = pid;

@@ -325,21 +325,32 @@ impl State {
         if p.pidns == 0 || p.pidns == self.host_pidns || p.exe_flags & exe::FROM_MEMFD != 0 {
             return;
         }
-        let ns = p.pidns;
-        if !self.upper_cache.contains_key(&ns) {
+        let key = (p.pidns, p.container_id.clone());
+        if !self.upper_cache.contains_key(&key) {
             // A process already gone (or a zombie) tells us nothing about its
             // namespace's root: caching "none" from it would blind the rule
-            // for every later process of the container.
-            let Some(up) = self.procfs.overlay_upperdir(pid) else {
+            // for every later process of the container. When it is gone, the
+            // namespace's init (usually long-lived) is asked instead.
+            let ns_init = || {
+                self.procs
+                    .iter()
+                    .find(|q| q.pidns == key.0 && q.vpid == 1 && !q.exited)
+                    .map(|q| q.pid)
+            };
+            let Some(up) = self
+                .procfs
+                .overlay_upperdir(pid)
+                .or_else(|| self.procfs.overlay_upperdir(ns_init()?))
+            else {
                 return;
             };
             let up = up.map(Arc::from);
             if self.upper_cache.len() > 4096 {
                 self.upper_cache.clear();
             }
-            self.upper_cache.insert(ns, up);
+            self.upper_cache.insert(key.clone(), up);
         }
-        let Some(Some(upper)) = self.upper_cache.get(&ns).cloned() else {
+        let Some(Some(upper)) = self.upper_cache.get(&key).cloned() else {
             return;
         };
         if let Some(p) = self.procs.get_mut(pid) {

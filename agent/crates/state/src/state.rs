@@ -77,6 +77,9 @@ pub(crate) struct PendingExec {
     pub bytes: Vec<u8>,
 }
 
+/// (PID namespace inode, container id) of a process, for the upper-dir cache.
+pub(crate) type UpperKey = (u32, Option<Arc<str>>);
+
 /// The process and fd tables plus everything needed to keep them.
 pub struct State {
     pub(crate) cfg: StateConfig,
@@ -92,8 +95,10 @@ pub struct State {
     pub(crate) cur: Cur,
     pub(crate) evt_num: u64,
     pub(crate) host_pidns: u32,
-    /// Overlay upper dir per PID namespace (containers), `None` if not overlay.
-    pub(crate) upper_cache: FxHashMap<u32, Option<Arc<str>>>,
+    /// Overlay upper dir per (pidns, container), `None` if not overlay.
+    /// Keyed by the container too: pidns inode numbers are reused once a namespace
+    /// dies, so a later container could otherwise inherit an older one's.
+    pub(crate) upper_cache: FxHashMap<UpperKey, Option<Arc<str>>>,
     pub(crate) stats: Stats,
     /// Reusable path buffer.
     pub(crate) scratch: String,

@@ -84,6 +84,10 @@ impl Rb {
         self.h.vtid = v;
         self
     }
+    pub fn pidns(mut self, ns: u32) -> Self {
+        self.h.pidns = ns;
+        self
+    }
     /// Most records carry no task facts (the kernel reads them at clone
     /// and exec only).
     pub fn clear_task_info(&mut self) {

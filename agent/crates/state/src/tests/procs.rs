@@ -436,3 +436,65 @@ fn sweep_marks_processes_gone_from_proc() {
     assert!(s.process(4_000_000_001).is_none());
     assert!(s.process(me).is_some());
 }
+
+#[test]
+fn upper_layer_of_a_gone_process_comes_from_its_namespace_init() {
+    let base = std::env::temp_dir().join(format!("saker-upper-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+    let (proc_root, upper, rootfs) = (base.join("proc"), base.join("upper"), base.join("rootfs"));
+    std::fs::create_dir_all(upper.join("tmp")).unwrap();
+    std::fs::write(upper.join("tmp/dropped"), b"x").unwrap();
+    std::fs::create_dir_all(&rootfs).unwrap();
+    // Only the container's init (host pid 500, pid 1 in namespace 777) is
+    // still in /proc; the processes that exec below are gone already.
+    std::fs::create_dir_all(proc_root.join("500")).unwrap();
+    std::os::unix::fs::symlink(&rootfs, proc_root.join("500/root")).unwrap();
+    std::fs::write(
+        proc_root.join("500/mountinfo"),
+        format!(
+            "1 0 0:52 / / rw - overlay overlay rw,lowerdir=/l,upperdir={},workdir=/w\n",
+            upper.display()
+        ),
+    )
+    .unwrap();
+    let mut s = State::new(StateConfig {
+        proc_fallback: false,
+        exe_facts: true,
+        proc_root: proc_root.clone(),
+        ..Default::default()
+    });
+    s.set_clock(crate::Clock::with_offset(0));
+    let mut init = crate::Process::new(500);
+    init.vpid = 1;
+    init.pidns = 777;
+    s.procs.insert(init);
+
+    let run = |s: &mut State, pid: u32, file: &str| {
+        apply(
+            s,
+            Rb::new(kind::SYSCALL_ENTER, "execve", pid, pid)
+                .pidns(777)
+                .vpid(pid - 590)
+                .path(0, file)
+                .blob(1, b"x\0"),
+        );
+        apply(
+            s,
+            Rb::new(kind::SYSCALL_EXIT, "execve", pid, pid)
+                .pidns(777)
+                .vpid(pid - 590)
+                .res(0),
+        )
+    };
+    let dropped = run(&mut s, 600, "/tmp/dropped");
+    assert_eq!(
+        f(&s, &dropped, FieldId::ProcIsExeUpperLayer).as_deref(),
+        Some("true")
+    );
+    let image = run(&mut s, 601, "/bin/ls");
+    assert_eq!(
+        f(&s, &image, FieldId::ProcIsExeUpperLayer).as_deref(),
+        Some("false")
+    );
+    let _ = std::fs::remove_dir_all(&base);
+}
