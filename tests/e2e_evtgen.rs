@@ -350,6 +350,11 @@ fn evtgen_suite() {
         "rule_matching=all",
         "priority=debug",
         "append_output[]={extra_fields: [proc.vpid, container.id]}",
+        // Any lost event is alerted on (Falco's 10% threshold would hide a
+        // few), since a drop alert is what lets a missed case be retried.
+        "syscall_event_drops.threshold=0",
+        "syscall_event_drops.rate=100",
+        "syscall_event_drops.max_burst=1000",
     ] {
         args.extend(["-o".into(), o.into()]);
     }
