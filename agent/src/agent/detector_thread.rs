@@ -25,7 +25,9 @@ const HEARTBEAT_MARGIN_NS: i64 = 500_000_000;
 
 pub enum Control {
     Stop,
-    Rules(Arc<RuleSet>),
+    /// New rules; the sender hears back once they are in force, so every
+    /// event read after that is judged by them.
+    Rules(Arc<RuleSet>, mpsc::SyncSender<()>),
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -162,7 +164,10 @@ pub fn spawn(
                             });
                             break;
                         }
-                        Ok(Control::Rules(rules)) => detector.set_rules(rules),
+                        Ok(Control::Rules(rules, applied)) => {
+                            detector.set_rules(rules);
+                            let _ = applied.try_send(());
+                        }
                         Err(mpsc::TryRecvError::Empty) => {}
                     }
                     if last_tick.elapsed() >= Duration::from_secs(1) {

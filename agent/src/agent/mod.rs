@@ -19,6 +19,10 @@ use crate::alerts::Formatter;
 use crate::capture::{Probe, ProbeOptions};
 use crate::pipeline::{interest, Detector, RuleSet};
 
+/// How long a reload waits for the detector to take the new rules before
+/// reporting success anyway (they apply as soon as it does).
+const RELOAD_APPLY_TIMEOUT: Duration = Duration::from_secs(10);
+
 pub use detector_thread::{Control, Shared};
 pub use options::AgentOptions;
 
@@ -164,9 +168,24 @@ impl Agent {
             .set_interest(&syscalls)?;
         let summary = format!("{} active rules", rules.engine.active_count());
         self.shared.set_rules(&rules);
+        let (applied, in_force) = mpsc::sync_channel(1);
         self.control
-            .send(Control::Rules(rules))
+            .send(Control::Rules(rules, applied))
             .map_err(|_| anyhow::anyhow!("the detector thread is gone"))?;
+        // Reported done only once the detector runs them: an event made
+        // after a successful reload is judged by the new rules.
+        match in_force.recv_timeout(RELOAD_APPLY_TIMEOUT) {
+            Ok(()) => {}
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                tracing::warn!(
+                    timeout_s = RELOAD_APPLY_TIMEOUT.as_secs(),
+                    "the detector has not taken the new rules yet; they apply when it does"
+                );
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                anyhow::bail!("the detector thread is gone")
+            }
+        }
         self.shared.reload_ok();
         Ok(summary)
     }

@@ -83,7 +83,11 @@ async fn serve(opts: AgentOptions, duration: Option<Duration>) -> anyhow::Result
             _ = term.recv() => break,
             _ = int.recv() => break,
             _ = &mut deadline => break,
-            _ = hup.recv() => reload(&agent, "SIGHUP"),
+            _ = hup.recv() => {
+                // Loading and compiling rules blocks; keep it off the async workers.
+                let agent = agent.clone();
+                let _ = tokio::task::spawn_blocking(move || reload(&agent, "SIGHUP")).await;
+            }
         }
     }
     drop(watcher);
