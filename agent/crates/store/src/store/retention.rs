@@ -52,18 +52,16 @@ impl RetentionPolicy {
     }
 
     /// WAL limits that make the size cap hold between our own checks.
-    pub(crate) fn apply_pragmas(&self, conn: &Connection) -> rusqlite::Result<()> {
+    /// Returns the WAL size, in frames, past which a checkpoint is due (the
+    /// writer's WAL hook hands it to the checkpoint thread).
+    pub(crate) fn apply_pragmas(&self, conn: &Connection) -> rusqlite::Result<i64> {
         let page_size: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
-        let pages = (self.wal_budget as i64 / page_size.max(512) / 2).max(16);
         conn.query_row(
             &format!("PRAGMA journal_size_limit = {}", self.wal_budget),
             [],
             |_| Ok(()),
         )?;
-        conn.query_row(&format!("PRAGMA wal_autocheckpoint = {pages}"), [], |_| {
-            Ok(())
-        })?;
-        Ok(())
+        Ok((self.wal_budget as i64 / page_size.max(512) / 4).max(16))
     }
 
     /// Bytes the database (not WAL) may use.
@@ -142,6 +140,7 @@ pub(crate) fn enforce(
     policy: &RetentionPolicy,
     rows: i64,
     age: bool,
+    ckpt_lock: &std::sync::Mutex<()>,
 ) -> Result<RetentionReport, StoreError> {
     let mut report = RetentionReport {
         deleted_upto_ns: i64::MIN,
@@ -201,7 +200,10 @@ pub(crate) fn enforce(
         || wal_bytes(conn) > policy.wal_budget
     {
         // Best effort: readers holding an old snapshot can keep part of the
-        // WAL alive; the next pass retries.
+        // WAL alive; the next pass retries. After the background pass in
+        // progress, if any (SQLite runs one checkpoint at a time and would
+        // refuse this one); that pass has copied most frames already.
+        let _g = ckpt_lock.lock().unwrap_or_else(|p| p.into_inner());
         let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
     }
     if report.deleted_upto_ns == i64::MIN {

@@ -310,6 +310,16 @@ fn migrate_to(conn: &Connection, from: i64, to: i64) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// The checkpoint thread's connection: read-write (a checkpoint writes the
+/// database file) but it never runs a statement that changes data. No busy
+/// wait: PASSIVE checkpoints give up instead of waiting.
+pub fn open_checkpointer(path: &Path) -> rusqlite::Result<Connection> {
+    Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+}
+
 /// A connection for queries. `query_only` makes a bug in the read path unable
 /// to write; WAL lets it read while the writer commits.
 pub fn open_reader(path: &Path) -> rusqlite::Result<Connection> {

@@ -371,6 +371,64 @@ fn insert_sql(rows: usize) -> String {
     sql
 }
 
+/// Copies WAL frames into the database on its own thread and connection.
+///
+/// On the writer's thread a checkpoint was a third of its CPU time, plus
+/// the wait for the database fsync that ends it, and the gate's tail
+/// latency followed those checkpoints; here they overlap with the next
+/// batch. PASSIVE never waits for the writer or readers. While the writer
+/// keeps committing, the WAL cannot restart behind a concurrent checkpoint,
+/// so it still grows: past its budget the writer's TRUNCATE (retention)
+/// resets it, after the pass in progress (`lock`), with most frames already
+/// copied. Durability is unchanged: a checkpoint copies only committed
+/// frames, and SQLite keeps them in the WAL until the database file holding
+/// them is synced.
+pub(crate) struct Checkpointer {
+    tx: Option<SyncSender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    lock: Arc<Mutex<()>>,
+}
+
+impl Checkpointer {
+    /// `None` (logged) if its connection or thread cannot be had; the
+    /// writer then checkpoints itself, as SQLite does by default.
+    fn start(path: &std::path::Path) -> Option<Checkpointer> {
+        let conn = super::schema::open_checkpointer(path)
+            .map_err(|e| tracing::warn!(error = %e, "store checkpoint thread: no connection"))
+            .ok()?;
+        let (tx, rx) = std::sync::mpsc::sync_channel::<()>(1);
+        let lock = Arc::new(Mutex::new(()));
+        let held = lock.clone();
+        let thread = std::thread::Builder::new()
+            .name("saker-store-ckpt".into())
+            .spawn(move || {
+                while rx.recv().is_ok() {
+                    let _g = held.lock().unwrap_or_else(|p| p.into_inner());
+                    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                    {
+                        tracing::warn!(error = %e, "store checkpoint failed");
+                    }
+                }
+            })
+            .map_err(|e| tracing::warn!(error = %e, "store checkpoint thread did not start"))
+            .ok()?;
+        Some(Checkpointer {
+            tx: Some(tx),
+            thread: Some(thread),
+            lock,
+        })
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        self.tx = None;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
 /// What the writer thread owns.
 pub(crate) struct WriterState {
     conn: Connection,
@@ -384,10 +442,13 @@ pub(crate) struct WriterState {
     deleted_since_prune: u64,
     /// coverage_attach row of this run's open interval.
     open_attach: Option<i64>,
+    checkpointer: Option<Checkpointer>,
+    /// Held by whoever checkpoints (see `Checkpointer`).
+    ckpt_lock: Arc<Mutex<()>>,
 }
 
 impl WriterState {
-    pub(crate) fn load(conn: Connection, cfg: &StoreConfig) -> rusqlite::Result<WriterState> {
+    pub(crate) fn load(mut conn: Connection, cfg: &StoreConfig) -> rusqlite::Result<WriterState> {
         let last_id: i64 = conn
             .query_row(
                 "SELECT seq FROM sqlite_sequence WHERE name = 'alerts'",
@@ -401,7 +462,36 @@ impl WriterState {
         let rows: i64 = conn.query_row("SELECT count(*) FROM alerts", [], |r| r.get(0))?;
         let deleted_upto_ns = retention::load_floor(&conn)?;
         let policy = RetentionPolicy::new(cfg.max_age, cfg.max_bytes);
-        policy.apply_pragmas(&conn)?;
+        let ckpt_frames = policy.apply_pragmas(&conn)?;
+        let checkpointer = conn
+            .path()
+            .filter(|p| !p.is_empty())
+            .and_then(|p| Checkpointer::start(std::path::Path::new(p)));
+        match checkpointer.as_ref().and_then(|c| c.tx.clone()) {
+            Some(notify) => {
+                // Replaces SQLite's autocheckpoint (itself a WAL hook), which
+                // would run the checkpoint on this thread inside COMMIT. A
+                // full slot means a pass is already due, covering this too.
+                conn.wal_hook(Some(
+                    move |_: &mut rusqlite::hooks::Wal, frames: std::ffi::c_int| {
+                        if i64::from(frames) >= ckpt_frames {
+                            let _ = notify.try_send(());
+                        }
+                        Ok(())
+                    },
+                ))?;
+            }
+            None => {
+                conn.query_row(
+                    &format!("PRAGMA wal_autocheckpoint = {}", ckpt_frames * 2),
+                    [],
+                    |_| Ok(()),
+                )?;
+            }
+        }
+        let ckpt_lock = checkpointer
+            .as_ref()
+            .map_or_else(|| Arc::new(Mutex::new(())), |c| c.lock.clone());
         Ok(WriterState {
             conn,
             policy,
@@ -413,6 +503,8 @@ impl WriterState {
             dims: Dims::default(),
             deleted_since_prune: 0,
             open_attach: None,
+            checkpointer,
+            ckpt_lock,
         })
     }
 
@@ -483,7 +575,7 @@ impl WriterState {
     }
 
     fn retention(&mut self, shared: &Shared, age: bool) -> Result<RetentionReport, StoreError> {
-        let r = retention::enforce(&self.conn, &self.policy, self.rows, age)?;
+        let r = retention::enforce(&self.conn, &self.policy, self.rows, age, &self.ckpt_lock)?;
         self.rows -= (r.deleted_age + r.deleted_size) as i64;
         // On the scheduled pass only: it scans dims, cheap but not per batch.
         if age && r.deleted_age + r.deleted_size + self.deleted_since_prune > 0 {
@@ -642,6 +734,11 @@ pub(crate) fn run(mut st: WriterState, rx: Receiver<Msg>, shared: Arc<Shared>) {
         }
     }
     write_batch(&mut st, &shared, &batch, heartbeat);
+    // Stop the checkpoint thread before the last TRUNCATE; the WAL hook
+    // holds a sender to it, so it goes first or the join never returns.
+    type Hook = fn(&mut rusqlite::hooks::Wal, std::ffi::c_int) -> rusqlite::Result<()>;
+    let _ = st.conn.wal_hook(None::<Hook>);
+    drop(st.checkpointer.take());
     let _ = st.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);");
 }
 
