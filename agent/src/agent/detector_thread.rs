@@ -23,6 +23,12 @@ const COVERAGE_KEEP: Duration = Duration::from_secs(7 * 86_400);
 /// after it, and wall-clock drift of event times, stay on the safe side.
 const HEARTBEAT_MARGIN_NS: i64 = 500_000_000;
 
+/// Longest stretch the detector spends draining before it looks at its
+/// control channel and timers again.
+const DRAIN_SLICE: Duration = Duration::from_millis(100);
+/// At stop, how long the last drain may take.
+const FINAL_DRAIN: Duration = Duration::from_secs(2);
+
 pub enum Control {
     Stop,
     /// New rules; the sender hears back once they are in force, so every
@@ -141,14 +147,29 @@ pub fn spawn(
                 };
                 let mut drops = super::sinks::DropWatch::new(router.drop_policy());
                 let mut last_tick = Instant::now();
+                // Every event before this time has been judged and its
+                // alerts queued for the store: the start of the last drain
+                // that emptied the ring.
+                let mut drained_upto = saker_store::timefmt::now_ns() - HEARTBEAT_MARGIN_NS;
                 loop {
-                    // Once this drain is done, every event before this time
-                    // has been judged and its alerts queued for the store.
-                    let drained_upto = saker_store::timefmt::now_ns() - HEARTBEAT_MARGIN_NS;
-                    reader.drain(&mut |rec| {
+                    let drain_start = saker_store::timefmt::now_ns() - HEARTBEAT_MARGIN_NS;
+                    // A storm keeps the ring full; the drain hands back after a
+                    // slice so drop checks, reloads and heartbeats still run.
+                    let slice_end = Instant::now() + DRAIN_SLICE;
+                    let mut n = 0u32;
+                    let flow = reader.drain(&mut |rec| {
                         detector.on_record(rec, &mut router);
-                        Flow::Continue
+                        n = n.wrapping_add(1);
+                        if n.is_multiple_of(1024) && Instant::now() >= slice_end {
+                            Flow::Stop
+                        } else {
+                            Flow::Continue
+                        }
                     });
+                    let emptied = flow == Flow::Continue;
+                    if emptied {
+                        drained_upto = drain_start;
+                    }
                     shared
                         .records
                         .store(detector.stats.records, Ordering::Relaxed);
@@ -157,10 +178,18 @@ pub fn spawn(
                         .store(detector.stats.alerts, Ordering::Relaxed);
                     match control.try_recv() {
                         Ok(Control::Stop) | Err(mpsc::TryRecvError::Disconnected) => {
-                            // Whatever the kernel already sent is still ours to judge.
+                            // Whatever the kernel already sent is still ours to
+                            // judge; bounded, since a storm keeps refilling it.
+                            let stop_by = Instant::now() + FINAL_DRAIN;
+                            let mut n = 0u32;
                             reader.drain(&mut |rec| {
                                 detector.on_record(rec, &mut router);
-                                Flow::Continue
+                                n = n.wrapping_add(1);
+                                if n.is_multiple_of(1024) && Instant::now() >= stop_by {
+                                    Flow::Stop
+                                } else {
+                                    Flow::Continue
+                                }
                             });
                             break;
                         }
@@ -190,7 +219,9 @@ pub fn spawn(
                             }
                         }
                     }
-                    let _ = reader.wait().await;
+                    if emptied {
+                        let _ = reader.wait().await;
+                    }
                 }
                 shared
                     .records
