@@ -98,10 +98,6 @@ impl AgentOptions {
     }
 
     pub fn from_config(c: &Config, scope: Scope) -> anyhow::Result<AgentOptions> {
-        // The config crate and the rules crate spell priorities the same way.
-        let prio = |p: saker_config::Priority| {
-            saker_rules::Priority::parse(&format!("{p:?}")).unwrap_or(saker_rules::Priority::Debug)
-        };
         let selections = c
             .rules
             .iter()
@@ -141,7 +137,7 @@ impl AgentOptions {
                     saker_config::RuleMatching::First => saker_rules::RuleMatching::First,
                     saker_config::RuleMatching::All => saker_rules::RuleMatching::All,
                 },
-                min_priority: prio(c.priority),
+                min_priority: c.priority,
                 selections,
                 append_output,
             },

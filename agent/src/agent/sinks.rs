@@ -96,18 +96,13 @@ pub struct Router {
     drops: DropPolicy,
 }
 
-fn store_priority(p: saker_rules::Priority) -> saker_store::Priority {
-    // Both enums list Falco's priorities most severe first.
-    saker_store::Priority::parse(p.as_str()).unwrap_or(saker_store::Priority::Debug)
-}
-
 impl Router {
     pub fn drop_policy(&self) -> DropPolicy {
         self.drops.clone()
     }
 
     fn emit(&mut self, alert: Alert, meta: AlertMeta) {
-        let priority = store_priority(meta.priority);
+        let priority = meta.priority;
         self.outputs.send(Arc::new(OutputAlert {
             json: alert.json.clone(),
             text: alert.text.clone(),

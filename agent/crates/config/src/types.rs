@@ -7,49 +7,7 @@ use std::time::Duration;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 
-/// A Falco priority, most severe first (so `<=` means "at least as severe").
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
-#[serde(try_from = "String")]
-pub enum Priority {
-    Emergency,
-    Alert,
-    Critical,
-    Error,
-    Warning,
-    Notice,
-    Informational,
-    #[default]
-    Debug,
-}
-
-impl Priority {
-    /// Falco's spelling, case-insensitive; `info` and `warn` are accepted too.
-    pub fn parse(s: &str) -> Option<Priority> {
-        Some(match s.to_ascii_lowercase().as_str() {
-            "emergency" => Priority::Emergency,
-            "alert" => Priority::Alert,
-            "critical" => Priority::Critical,
-            "error" => Priority::Error,
-            "warning" | "warn" => Priority::Warning,
-            "notice" => Priority::Notice,
-            "informational" | "info" => Priority::Informational,
-            "debug" => Priority::Debug,
-            _ => return None,
-        })
-    }
-}
-
-impl TryFrom<String> for Priority {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, String> {
-        Priority::parse(&s).ok_or_else(|| {
-            format!(
-                "expected one of emergency, alert, critical, error, warning, notice, \
-                 informational, debug, got {s:?}"
-            )
-        })
-    }
-}
+pub use saker_priority::Priority;
 
 /// Falco's `rule_matching`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]

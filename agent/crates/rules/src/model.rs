@@ -93,50 +93,7 @@ mod tests {
     }
 }
 
-/// Falco priorities, most severe first (so `<=` means "at least as severe").
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Priority {
-    Emergency,
-    Alert,
-    Critical,
-    Error,
-    Warning,
-    Notice,
-    Informational,
-    Debug,
-}
-
-impl Priority {
-    /// Parses a priority case-insensitively, accepting Falco's aliases
-    /// (`info`, `warn`, `err`, `crit`, `emerg`...).
-    pub fn parse(s: &str) -> Option<Priority> {
-        Some(match s.to_ascii_lowercase().as_str() {
-            "emergency" | "emerg" => Priority::Emergency,
-            "alert" => Priority::Alert,
-            "critical" | "crit" => Priority::Critical,
-            "error" | "err" => Priority::Error,
-            "warning" | "warn" => Priority::Warning,
-            "notice" => Priority::Notice,
-            "informational" | "info" => Priority::Informational,
-            "debug" => Priority::Debug,
-            _ => return None,
-        })
-    }
-
-    /// As Falco writes it in alerts ("Warning", "Critical", ...).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Priority::Emergency => "Emergency",
-            Priority::Alert => "Alert",
-            Priority::Critical => "Critical",
-            Priority::Error => "Error",
-            Priority::Warning => "Warning",
-            Priority::Notice => "Notice",
-            Priority::Informational => "Informational",
-            Priority::Debug => "Debug",
-        }
-    }
-}
+pub use saker_priority::Priority;
 
 /// A list after inlining: the items of earlier lists named in it are spliced in.
 #[derive(Clone, Debug, PartialEq, Eq)]

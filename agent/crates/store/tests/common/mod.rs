@@ -33,7 +33,7 @@ pub fn alert(
         "hostname": "node-1",
         "output": format!("{} Sensitive file opened for reading (seq={seq})", timefmt::format_falco(time_ns)),
         "output_fields": fields,
-        "priority": p.falco_name(),
+        "priority": p.as_str(),
         "rule": rule,
         "source": "syscall",
         "tags": ["T1555", "container", "filesystem", "mitre_credential_access"],
