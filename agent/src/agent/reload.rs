@@ -12,6 +12,7 @@
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 const POLL: Duration = Duration::from_secs(2);
@@ -73,13 +74,21 @@ fn file_hash(path: &Path, h: &mut DefaultHasher) {
     }
 }
 
+/// [`fingerprint`] on a blocking thread: it reads every watched file.
+async fn look(files: &Arc<Vec<PathBuf>>) -> u64 {
+    let files = files.clone();
+    tokio::task::spawn_blocking(move || fingerprint(&files))
+        .await
+        .unwrap_or(0)
+}
+
 /// The fingerprint once two looks `SETTLE` apart agree (or after
 /// `MAX_SETTLE_LOOKS`).
-async fn settled(files: &[PathBuf]) -> u64 {
-    let mut prev = fingerprint(files);
+async fn settled(files: &Arc<Vec<PathBuf>>) -> u64 {
+    let mut prev = look(files).await;
     for _ in 0..MAX_SETTLE_LOOKS {
         tokio::time::sleep(SETTLE).await;
-        let now = fingerprint(files);
+        let now = look(files).await;
         if now == prev {
             return now;
         }
@@ -94,12 +103,13 @@ pub fn watch(files: Vec<PathBuf>, on_change: impl Fn() + Send + Sync + 'static) 
     if files.is_empty() {
         return Watcher(None);
     }
-    let on_change = std::sync::Arc::new(on_change);
+    let on_change = Arc::new(on_change);
+    let files = Arc::new(files);
     Watcher(Some(tokio::spawn(async move {
-        let mut last = fingerprint(&files);
+        let mut last = look(&files).await;
         loop {
             tokio::time::sleep(POLL).await;
-            if fingerprint(&files) == last {
+            if look(&files).await == last {
                 continue;
             }
             // Taken before the reload reads the files: a write that lands

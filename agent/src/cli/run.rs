@@ -84,9 +84,10 @@ async fn serve(opts: AgentOptions, duration: Option<Duration>) -> anyhow::Result
             _ = int.recv() => break,
             _ = &mut deadline => break,
             _ = hup.recv() => {
-                // Loading and compiling rules blocks; keep it off the async workers.
+                // Loading and compiling rules blocks: off the async workers, and not
+                // awaited, so SIGTERM is still heard during a reload.
                 let agent = agent.clone();
-                let _ = tokio::task::spawn_blocking(move || reload(&agent, "SIGHUP")).await;
+                tokio::task::spawn_blocking(move || reload(&agent, "SIGHUP"));
             }
         }
     }

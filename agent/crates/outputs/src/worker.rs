@@ -218,18 +218,17 @@ fn run(
 ) {
     let c = sh.counters.clone();
     // An unbuffered sink's alert written but not yet flushed (more were queued behind it).
-    let mut unflushed = false;
+    // buffered_outputs false: alerts written but not yet flushed (more were
+    // queued behind them). They count as sent, or failed, when the flush says.
+    let mut deferred: u64 = 0;
     loop {
         let msg = match rx.try_recv() {
             Ok(m) => m,
             Err(TryRecvError::Empty) => {
                 // Sinks flush when the queue runs dry: batches under load, prompt delivery
                 // when idle.
-                if buffered || unflushed {
-                    unflushed = false;
-                    if let Err(e) = sink.flush() {
-                        failed(&sh, &e);
-                    }
+                if buffered || deferred > 0 {
+                    settle(&sh, sink.flush(), std::mem::take(&mut deferred), buffered);
                 }
                 // A short nap before parking: in a stream of alerts the next ones arrive
                 // meanwhile, so the detector's send finds this thread awake and does not pay
@@ -259,21 +258,25 @@ fn run(
         }
         let t0 = Instant::now();
         let mut result = sink.deliver(&alert);
+        // How many alerts this result decides: this one, plus the deferred
+        // ones a flush also carries.
+        let mut settles = 1;
         if result.is_ok() && !buffered {
             // buffered_outputs false: each alert is flushed, unless more are already
             // queued behind it; then the flush comes when the queue runs dry, microseconds
             // later, and one write carries the batch.
             if c.pending.load(Ordering::Acquire) > 1 {
-                unflushed = true;
+                deferred += 1;
+                settles = 0;
             } else {
-                unflushed = false;
+                settles += std::mem::take(&mut deferred);
                 result = sink.flush();
             }
         }
         let took = t0.elapsed();
         match result {
             Ok(()) => {
-                c.sent.fetch_add(1, Ordering::Relaxed);
+                c.sent.fetch_add(settles, Ordering::Relaxed);
                 if took >= timeout {
                     c.timeouts.fetch_add(1, Ordering::Relaxed);
                     if let Some(n) = sh.slow_log.record() {
@@ -292,19 +295,36 @@ fn run(
                 if matches!(e, DeliverError::Timeout(_)) {
                     c.timeouts.fetch_add(1, Ordering::Relaxed);
                 }
-                failed(&sh, &e);
+                failed_n(&sh, &e, settles.max(1));
             }
         }
         c.pending.fetch_sub(1, Ordering::AcqRel);
     }
-    if let Err(e) = sink.flush() {
-        failed(&sh, &e);
-    }
+    settle(&sh, sink.flush(), deferred, buffered);
     sink.close();
 }
 
+/// Counts the outcome of a flush that carried `deferred` unflushed alerts.
+/// Buffered mode counts alerts as sent when written, as Falco does, and a
+/// failed flush once; unbuffered, the flush decides each deferred alert.
+fn settle(sh: &Shared, flushed: Result<(), DeliverError>, deferred: u64, buffered: bool) {
+    match flushed {
+        Ok(()) => {
+            sh.counters.sent.fetch_add(deferred, Ordering::Relaxed);
+        }
+        Err(e) if buffered => failed_n(sh, &e, deferred.max(1)),
+        // Nothing deferred: what the failed flush held was counted already.
+        Err(_) if deferred == 0 => {}
+        Err(e) => failed_n(sh, &e, deferred),
+    }
+}
+
 fn failed(sh: &Shared, e: &DeliverError) {
-    sh.counters.failed.fetch_add(1, Ordering::Relaxed);
+    failed_n(sh, e, 1);
+}
+
+fn failed_n(sh: &Shared, e: &DeliverError, n: u64) {
+    sh.counters.failed.fetch_add(n, Ordering::Relaxed);
     if let Some(n) = sh.fail_log.record() {
         tracing::warn!(
             sink = sh.name,

@@ -46,6 +46,34 @@ fn stdout_writes_text_or_json_lines() {
     }
 }
 
+/// Takes every write into its buffer, then fails to pass it on (a full disk
+/// behind a buffered writer).
+struct Unflushable;
+
+impl std::io::Write for Unflushable {
+    fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+        Err(std::io::Error::other("no space left on device"))
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn an_unbuffered_sink_counts_alerts_lost_in_a_failed_flush_as_failed() {
+    let mut cfg = quiet_config();
+    cfg.stdout_output.enabled = true;
+    cfg.json_output = true;
+    let out = Outputs::start_with_stdout(&cfg, Box::new(Unflushable)).unwrap();
+    for i in 0..300 {
+        out.send(alert(i, 4));
+    }
+    let r = out.shutdown(WAIT);
+    let s = &out.stats()[0];
+    // Nothing reached the writer: nothing may count as sent.
+    assert_eq!((s.sent, s.failed), (0, 300), "{r:?}");
+}
+
 #[test]
 fn buffered_stdout_flushes_when_idle() {
     let mut cfg = quiet_config();

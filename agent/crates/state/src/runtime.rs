@@ -76,7 +76,16 @@ impl RuntimeLookup {
         if sibling == pid {
             return None;
         }
-        let db = self.users.db(key, sibling);
+        // The pid may have been reused by another container's process since.
+        let still_ours = cgroup::container_of_pid(&self.proc_root, sibling)
+            .ok()
+            .flatten()
+            .is_some_and(|m| m.full_id == key);
+        let db = if still_ours {
+            self.users.db(key, sibling)
+        } else {
+            None
+        };
         if db.is_none() {
             // Gone too: the next process seen in the container takes over.
             if let Ok(mut m) = self.live_pids.lock() {
@@ -278,6 +287,16 @@ mod tests {
         assert_eq!(l.user_name(Some(CID), 555, 4321).as_deref(), Some("app"));
         l.users.remove(CID);
         assert_eq!(l.group_name(Some(CID), 555, 4321).as_deref(), Some("apps"));
+
+        // The sibling's pid now belongs to another container: not read.
+        std::fs::write(
+            proc_root.join("100/cgroup"),
+            format!("0::/docker/{}\n", "f".repeat(64)),
+        )
+        .unwrap();
+        l.users.remove(CID);
+        assert_eq!(l.user_name(Some(CID), 555, 4321), None);
+        assert!(l.users.cached(CID).is_none());
 
         // Every process gone: no name, and nothing wrong cached.
         std::fs::remove_dir_all(proc_root.join("100")).unwrap();

@@ -330,9 +330,11 @@ impl<'e> Builder<'e> {
                 ))
             }
         };
+        // The resolved operand, not its spelling: `evt.arg.0` (by name) and
+        // `evt.arg[0]` (by position) print alike but are different checks.
         let key = format!(
-            "{}\0{}\0{}\0{rhs_key}",
-            lhs.name,
+            "{:?}\0{}\0{}\0{rhs_key}",
+            lhs.lhs,
             c.op.name(),
             c.modifier.map_or("", |m| m.name())
         );
