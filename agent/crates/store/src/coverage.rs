@@ -28,7 +28,13 @@ pub struct CoverageTracker {
     state: Mutex<Coverage>,
     keep_ns: i64,
     sink: OnceLock<CoverageSink>,
+    /// The last cutoff sent to the store: pruning is persisted at least this
+    /// often, since the store holds history (its own drops) memory does not.
+    persisted_cutoff: std::sync::atomic::AtomicI64,
 }
+
+/// How often pruning reaches the store when memory had nothing to prune.
+const PERSIST_PRUNE_EVERY_NS: i64 = 3_600 * NS_PER_SEC;
 
 impl CoverageTracker {
     /// `keep`: how much history to hold (match the store's `max_age`).
@@ -37,6 +43,7 @@ impl CoverageTracker {
             state: Mutex::new(Coverage::default()),
             keep_ns: i64::try_from(keep.as_nanos()).unwrap_or(i64::MAX),
             sink: OnceLock::new(),
+            persisted_cutoff: std::sync::atomic::AtomicI64::new(i64::MIN),
         }
     }
 
@@ -188,7 +195,10 @@ impl CoverageTracker {
             }
             pruned
         });
-        if pruned {
+        use std::sync::atomic::Ordering;
+        let last = self.persisted_cutoff.load(Ordering::Relaxed);
+        if pruned || cutoff.saturating_sub(last) >= PERSIST_PRUNE_EVERY_NS {
+            self.persisted_cutoff.store(cutoff, Ordering::Relaxed);
             self.persist(CovChange::Prune(cutoff));
         }
     }

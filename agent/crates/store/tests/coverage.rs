@@ -240,6 +240,43 @@ fn store_drops_survive_a_restart() {
     assert!(clean(&v), "{:?}", v.reason);
 }
 
+#[test]
+fn store_drops_are_pruned_even_when_memory_has_nothing_to_prune() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = cfg(dir.path());
+    c.queue_capacity = 1;
+    {
+        let store = Store::open(c.clone()).unwrap();
+        let t = CoverageTracker::new(Duration::from_secs(60));
+        t.persist_to(&store);
+        t.attached(T0);
+        let w = store.writer();
+        let mut refused = 0;
+        for i in 0..2000 {
+            let a = alert(i, T0 + 30 * SEC, Some("ns"), None, Priority::Notice);
+            refused += u64::from(w.try_send(a).is_err());
+        }
+        assert!(refused > 0, "the queue never filled");
+        store.flush().unwrap();
+        t.heartbeat(T0 + 100 * SEC);
+        store.flush().unwrap();
+        let rows: i64 = rusqlite::Connection::open(dir.path().join("alerts.db"))
+            .unwrap()
+            .query_row("SELECT count(*) FROM coverage_drops", [], |r| r.get(0))
+            .unwrap();
+        assert!(rows > 0, "the store's drops are recorded");
+        // Only the open interval in memory, which is kept: nothing there
+        // shrinks, yet the store's own drop records are past retention.
+        t.prune(T0 + 1000 * SEC);
+        store.flush().unwrap();
+    }
+    let rows: i64 = rusqlite::Connection::open(dir.path().join("alerts.db"))
+        .unwrap()
+        .query_row("SELECT count(*) FROM coverage_drops", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(rows, 0, "store drop records past retention are deleted");
+}
+
 const ENV: &str = "SAKER_COVERAGE_CHILD_DIR";
 
 /// Runs only in the child: alerts and heartbeats until killed.
