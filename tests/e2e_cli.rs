@@ -96,14 +96,26 @@ fn rules_list_and_fields() {
     }
 }
 
+type Requests = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+
 /// A fake agent on `ip`: answers /v1/gate/runtime with `verdict`.
 fn fake_agent(ip: &str, verdict: serde_json::Value) -> u16 {
+    recording_agent(ip, verdict).0
+}
+
+/// A fake agent that also keeps each request line it was sent.
+fn recording_agent(ip: &str, verdict: serde_json::Value) -> (u16, Requests) {
     let l = TcpListener::bind((ip, 0)).unwrap();
     let port = l.local_addr().unwrap().port();
+    let seen = Requests::default();
+    let log = seen.clone();
     std::thread::spawn(move || {
         for mut s in l.incoming().flatten() {
             let mut line = String::new();
             let mut r = BufReader::new(s.try_clone().unwrap());
+            if r.read_line(&mut line).unwrap_or(0) > 0 {
+                log.lock().unwrap().push(line.trim_end().to_string());
+            }
             while r.read_line(&mut line).unwrap_or(0) > 2 {
                 if line.ends_with("\r\n\r\n") {
                     break;
@@ -113,7 +125,7 @@ fn fake_agent(ip: &str, verdict: serde_json::Value) -> u16 {
             let _ = write!(s, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
         }
     });
-    port
+    (port, seen)
 }
 
 fn verdict(passed: bool, skipped: bool, count: u64) -> serde_json::Value {
@@ -207,6 +219,46 @@ fn gate_fans_out_and_merges() {
         "{}",
         text(&out.stderr)
     );
+}
+
+#[test]
+fn gate_passes_until_through_and_checks_it() {
+    let (port, seen) = recording_agent("127.0.0.2", verdict(true, false, 0));
+    let url = format!("http://127.0.0.2:{port}");
+    let gate = |since: &str, until: &str| {
+        saker(&[
+            "gate",
+            "runtime",
+            "--url",
+            &url,
+            "--namespace",
+            "shadow-abc",
+            "--since",
+            since,
+            "--until",
+            until,
+        ])
+    };
+    let out = gate("2026-01-01T00:00:00Z", "2026-01-01T00:10:00Z");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let line = seen.lock().unwrap().last().cloned().unwrap_or_default();
+    assert!(
+        line.contains("&until=2026-01-01T00%3A10%3A00Z"),
+        "the window's end reaches the agent: {line}"
+    );
+    // An end that is not a time, or not after the start: exit 2, naming --until.
+    for (since, until) in [
+        ("10m", "soon"),
+        ("2026-01-01T00:10:00Z", "2026-01-01T00:00:00Z"),
+    ] {
+        let out = gate(since, until);
+        assert_eq!(out.status.code(), Some(2), "{since} {until}");
+        assert!(
+            text(&out.stderr).contains("--until"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
 }
 
 #[test]

@@ -33,6 +33,11 @@ pub struct RuntimeArgs {
     /// RFC 3339 time or a duration back from now (10m, 2h).
     #[arg(long)]
     pub since: String,
+    /// End of the window (exclusive), RFC 3339 or a duration back from now;
+    /// default now. A window that ended before an agent restart is still
+    /// answered from the coverage the store kept.
+    #[arg(long)]
+    pub until: Option<String>,
     #[arg(long, default_value = "WARNING")]
     pub severity: String,
     #[arg(long)]
@@ -63,12 +68,17 @@ fn query(args: &RuntimeArgs) -> String {
             })
             .collect()
     };
-    format!(
+    let mut q = format!(
         "/v1/gate/runtime?namespace={}&since={}&severity_threshold={}",
         enc(&args.namespace),
         enc(&args.since),
         enc(&args.severity)
-    )
+    );
+    if let Some(u) = &args.until {
+        q.push_str("&until=");
+        q.push_str(&enc(u));
+    }
+    q
 }
 
 fn ask(agent: &ureq::Agent, url: &str, token: Option<&str>) -> Result<RuntimeVerdict, String> {
@@ -100,15 +110,16 @@ pub fn run(cmd: GateCommand) -> anyhow::Result<ExitCode> {
         None => None,
     };
     let now = saker_store::timefmt::now_ns();
-    let req = GateRequest::from_params(
-        [
-            ("namespace", args.namespace.as_str()),
-            ("since", args.since.as_str()),
-            ("severity_threshold", args.severity.as_str()),
-        ],
-        now,
-    )
-    .map_err(|e| anyhow::anyhow!("--{}: {}", flag_of(&e.parameter), e.message))?;
+    let mut params = vec![
+        ("namespace", args.namespace.as_str()),
+        ("since", args.since.as_str()),
+        ("severity_threshold", args.severity.as_str()),
+    ];
+    if let Some(u) = &args.until {
+        params.push(("until", u.as_str()));
+    }
+    let req = GateRequest::from_params(params, now)
+        .map_err(|e| anyhow::anyhow!("--{}: {}", flag_of(&e.parameter), e.message))?;
     let agent = client(args.timeout);
     let path = query(&args);
     let verdict = match (&args.url, &args.agents) {
