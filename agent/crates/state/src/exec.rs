@@ -11,6 +11,10 @@ use crate::state::{apply_header, PendingExec, State};
 use crate::sys::Sc;
 use saker_abi::{EventHeader, Record, BLOB_HEADER_SIZE, HEADER_SIZE};
 use std::sync::Arc;
+use std::time::Duration;
+
+/// How long a namespace whose overlay could not be read is left alone.
+const UPPER_RETRY: Duration = Duration::from_secs(1);
 
 /// A clone child entry made within this window of its parent's return is the
 /// same fork seen from the other side, not a stale entry for a reused pid.
@@ -327,6 +331,16 @@ impl State {
         }
         let key = (p.pidns, p.container_id.clone());
         if !self.upper_cache.contains_key(&key) {
+            // A namespace that told us nothing a moment ago (still at the host's
+            // root, init gone) is not asked again on every exec: the look costs
+            // a scan of the process table.
+            if self
+                .upper_retry
+                .get(&key)
+                .is_some_and(|t| t.elapsed() < UPPER_RETRY)
+            {
+                return;
+            }
             // A process already gone (or a zombie) tells us nothing about its
             // namespace's root: caching "none" from it would blind the rule
             // for every later process of the container. When it is gone, the
@@ -342,8 +356,13 @@ impl State {
                 .overlay_upperdir(pid)
                 .or_else(|| self.procfs.overlay_upperdir(ns_init()?))
             else {
+                if self.upper_retry.len() > 4096 {
+                    self.upper_retry.clear();
+                }
+                self.upper_retry.insert(key, std::time::Instant::now());
                 return;
             };
+            self.upper_retry.remove(&key);
             let up = up.map(Arc::from);
             if self.upper_cache.len() > 4096 {
                 self.upper_cache.clear();

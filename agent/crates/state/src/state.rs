@@ -99,6 +99,8 @@ pub struct State {
     /// Keyed by the container too: pidns inode numbers are reused once a namespace
     /// dies, so a later container could otherwise inherit an older one's.
     pub(crate) upper_cache: FxHashMap<UpperKey, Option<Arc<str>>>,
+    /// When a namespace's overlay last could not be read (see `check_upper_layer`).
+    pub(crate) upper_retry: FxHashMap<UpperKey, std::time::Instant>,
     pub(crate) stats: Stats,
     /// Reusable path buffer.
     pub(crate) scratch: String,
@@ -157,6 +159,7 @@ impl State {
             evt_num: 0,
             host_pidns,
             upper_cache: FxHashMap::default(),
+            upper_retry: FxHashMap::default(),
             stats: Stats::default(),
             scratch: String::new(),
             hostname: hostname(),
