@@ -525,7 +525,7 @@ fn redis_round(
 
 // ---------------------------------------------------------------- report
 
-fn verdict(met: bool) -> &'static str {
+pub(super) fn verdict(met: bool) -> &'static str {
     if met {
         "met"
     } else {
@@ -914,7 +914,7 @@ fn summarise(
     })
 }
 
-fn num(v: &Value) -> String {
+pub(super) fn num(v: &Value) -> String {
     match v.as_f64() {
         Some(x) => format!("{x:.1}"),
         None => "-".into(),

@@ -23,7 +23,7 @@ use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 
 use super::agent::Agent;
-use super::capture::{build_loop, median, r1, r4, LoopRun, Loops, Workload};
+use super::capture::{build_loop, median, num, r1, r4, verdict, LoopRun, Loops, Workload};
 use super::foreign;
 use super::redis::Redis;
 use super::scrape;
@@ -512,14 +512,6 @@ fn loadavg() -> f64 {
         .unwrap_or(0.0)
 }
 
-fn verdict(met: bool) -> &'static str {
-    if met {
-        "met"
-    } else {
-        "NOT met"
-    }
-}
-
 pub fn run() -> Result<()> {
     let quick = std::env::var("SAKER_BENCH_QUICK").is_ok_and(|v| !v.is_empty() && v != "0");
     let sizes = Sizes::new(quick);
@@ -695,13 +687,6 @@ fn summarise(
         },
         "aims": aims,
     })
-}
-
-fn num(v: &Value) -> String {
-    match v.as_f64() {
-        Some(x) => format!("{x:.1}"),
-        None => "-".into(),
-    }
 }
 
 fn print_table(r: &Value) {

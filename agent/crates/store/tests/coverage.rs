@@ -190,6 +190,19 @@ fn prune_is_persisted_and_pruned_history_is_not_vouched_for() {
     assert!(v.skipped && v.reason.unwrap().contains("retention"));
 }
 
+/// Offers 2,000 alerts at T0+30s to a store opened with a one-slot queue:
+/// some are refused, and each refusal is a store drop in that minute.
+fn overflow_the_queue(store: &Store) -> u64 {
+    let w = store.writer();
+    let mut refused = 0;
+    for i in 0..2000 {
+        let a = alert(i, T0 + 30 * SEC, Some("ns"), None, Priority::Notice);
+        refused += u64::from(w.try_send(a).is_err());
+    }
+    assert!(refused > 0, "the queue never filled");
+    refused
+}
+
 #[test]
 fn store_drops_survive_a_restart() {
     let dir = tempfile::tempdir().unwrap();
@@ -200,15 +213,7 @@ fn store_drops_survive_a_restart() {
         let t = CoverageTracker::new(KEEP);
         t.persist_to(&store);
         t.attached(T0);
-        let w = store.writer();
-        // Against a one-slot queue some of these are refused: each refusal
-        // is a store drop in its alert's minute.
-        let mut refused = 0;
-        for i in 0..2000 {
-            let a = alert(i, T0 + 30 * SEC, Some("ns"), None, Priority::Notice);
-            refused += u64::from(w.try_send(a).is_err());
-        }
-        assert!(refused > 0, "the queue never filled");
+        let refused = overflow_the_queue(&store);
         store.flush().unwrap();
         // Queue empty now, so the heartbeat gets in.
         t.heartbeat(T0 + 100 * SEC);
@@ -250,13 +255,7 @@ fn store_drops_are_pruned_even_when_memory_has_nothing_to_prune() {
         let t = CoverageTracker::new(Duration::from_secs(60));
         t.persist_to(&store);
         t.attached(T0);
-        let w = store.writer();
-        let mut refused = 0;
-        for i in 0..2000 {
-            let a = alert(i, T0 + 30 * SEC, Some("ns"), None, Priority::Notice);
-            refused += u64::from(w.try_send(a).is_err());
-        }
-        assert!(refused > 0, "the queue never filled");
+        overflow_the_queue(&store);
         store.flush().unwrap();
         t.heartbeat(T0 + 100 * SEC);
         store.flush().unwrap();
