@@ -138,11 +138,11 @@ fn connect_to_loopback_listener() {
     }
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    let cap = Capture::start(&["--syscalls", "connect,socket"]);
+    let cap = Capture::start(&["--syscalls", "connect,socket,accept,accept4"]);
     let pid = python(&format!(
         "import socket\ns = socket.create_connection(('127.0.0.1', {port}))\ns.close()\n"
     ));
-    let (_conn, _) = listener.accept().unwrap();
+    let (_conn, client) = listener.accept().unwrap();
     let out = cap.stop();
     // Python's resolver may also connect unix sockets (nscd, systemd-resolved) on some
     // hosts; the one under test is the TCP connect to our listener.
@@ -156,6 +156,35 @@ fn connect_to_loopback_listener() {
     assert_eq!(addr["addr"], "127.0.0.1");
     assert_eq!(addr["port"].as_u64().unwrap(), port as u64);
     assert_eq!(conns[0]["evt.res"], 0);
+    // The client's own end, read by the kernel: the peer of the accepted
+    // connection.
+    let local = &conns[0]["evt.local_addr"];
+    assert_eq!(local["family"], "AF_INET", "{:?}", conns[0]);
+    assert_eq!(local["addr"], "127.0.0.1");
+    assert_eq!(
+        local["port"].as_u64().unwrap(),
+        client.port() as u64,
+        "getpeername on the accepted socket"
+    );
+    // This test's own accept: the new socket's end is the listener's port.
+    let me = std::process::id();
+    let accepts: Vec<_> = out
+        .find(|e| {
+            ["accept", "accept4"].contains(&e["evt.type"].as_str().unwrap_or(""))
+                && pid_of(e) == me as u64
+                && e["evt.res"].as_i64().is_some_and(|r| r >= 0)
+        })
+        .collect();
+    assert_eq!(accepts.len(), 1, "{accepts:?}");
+    assert_eq!(accepts[0]["evt.local_addr"]["addr"], "127.0.0.1");
+    assert_eq!(
+        accepts[0]["evt.local_addr"]["port"].as_u64().unwrap(),
+        port as u64
+    );
+    assert_eq!(
+        accepts[0]["evt.args"]["addr"]["port"].as_u64().unwrap(),
+        client.port() as u64
+    );
     // The resolver's unix sockets may come first; exactly one AF_INET socket is ours.
     let sockets: Vec<_> = out.find(|e| is(e, "socket", pid)).collect();
     let inet = sockets

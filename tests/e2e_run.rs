@@ -531,6 +531,133 @@ fn reload_keeps_old_rules_on_error_and_adds_new_ones() {
     assert!(agent.stop().success());
 }
 
+/// A rule that only wants datagrams to a new peer: the kernel may leave out
+/// sends that name no address.
+const RULE_NEW_PEER: &str = r#"
+- rule: Datagram to a new peer
+  desc: test
+  condition: evt.type = sendto and fd.name_changed = true and proc.args contains saker-dgram
+  output: datagram to a new peer (connection=%fd.name)
+  priority: WARNING
+"#;
+
+/// A rule that wants every send: nothing may be left out any more.
+const RULE_EVERY_SEND: &str = r#"
+- rule: Every datagram send
+  desc: test
+  condition: evt.type = sendto and proc.args contains saker-dgram-every
+  output: datagram sent (connection=%fd.name)
+  priority: NOTICE
+"#;
+
+/// `n` sends on a connected UDP socket (sendto without an address), then
+/// one sendto that names its peer, from a process whose args carry `marker`.
+fn udp_sends(n: usize, marker: &str) {
+    let code = format!(
+        "import socket\n\
+         r = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); r.bind(('127.0.0.1', 0))\n\
+         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.connect(r.getsockname())\n\
+         for _ in range({n}): s.send(b'x')\n\
+         u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.sendto(b'y', r.getsockname())\n"
+    );
+    let st = Command::new("python3")
+        .args(["-c", &code, marker])
+        .status()
+        .unwrap();
+    assert!(st.success());
+}
+
+fn skipped_no_address(agent: &RunningAgent) -> u64 {
+    let (_, m) = agent.get("/metrics");
+    m.lines()
+        .find_map(|l| l.strip_prefix("saker_capture_skipped_no_address_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no skipped_no_address counter in:\n{m}"))
+}
+
+fn wait_reloads_ok(agent: &RunningAgent, n: u64) {
+    let want = format!("saker_rules_reloads_total{{result=\"ok\"}} {n}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, m) = agent.get("/metrics");
+        if m.contains(&want) {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "no reload:\n{m}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn address_less_sends_are_left_out_only_while_no_rule_needs_them() {
+    if !privileged("address_less_sends_are_left_out_only_while_no_rule_needs_them") {
+        return;
+    }
+    const SENDS: usize = 300;
+    let dir = common::TempDir::new("dgram");
+    let rules = dir.path().join("rules.yaml");
+    std::fs::write(&rules, RULE_NEW_PEER).unwrap();
+    let agent = RunningAgent::start(
+        "dgram",
+        &[
+            "-r",
+            rules.to_str().unwrap(),
+            "-o",
+            "watch_config_files=false",
+        ],
+    );
+    // Only the rule's own kind of event is reported, and it still fires.
+    let before = skipped_no_address(&agent);
+    let a = agent.expect_alert(
+        "the addressed sendto",
+        || udp_sends(SENDS, "saker-dgram"),
+        |a| a["rule"] == "Datagram to a new peer",
+    );
+    assert!(a["output_fields"]["fd.name"]
+        .as_str()
+        .unwrap()
+        .contains("127.0.0.1"));
+    // The kernel counters reach /metrics once a second.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut skipped = 0;
+    while skipped < SENDS as u64 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+        skipped = skipped_no_address(&agent) - before;
+    }
+    assert!(
+        skipped >= SENDS as u64,
+        "the kernel left out {skipped} address-less sends, expected at least {SENDS}\n{}",
+        agent.stderr_text()
+    );
+
+    // A rule that needs them: after the reload every send is reported.
+    std::fs::write(&rules, format!("{RULE_NEW_PEER}\n{RULE_EVERY_SEND}")).unwrap();
+    agent.signal(libc::SIGHUP);
+    wait_reloads_ok(&agent, 1);
+    // Past the counters' next refresh, so `before` covers the old rules.
+    std::thread::sleep(Duration::from_millis(1100));
+    let before = skipped_no_address(&agent);
+    udp_sends(SENDS, "saker-dgram-every");
+    let every = |a: &Value| a["rule"] == "Every datagram send";
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while agent.count_alerts(every) < SENDS + 1 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        agent.count_alerts(every),
+        SENDS + 1,
+        "every send, addressed or not (drops reported: {})",
+        agent.count_alerts(|a| a["rule"] == "Falco internal: syscall event drop")
+    );
+    std::thread::sleep(Duration::from_millis(1100));
+    assert_eq!(
+        skipped_no_address(&agent),
+        before,
+        "nothing is left out once a rule needs it"
+    );
+    assert!(agent.stop().success());
+}
+
 #[test]
 fn a_changed_rules_file_reloads_without_a_signal() {
     if !privileged("a_changed_rules_file_reloads_without_a_signal") {
@@ -544,18 +671,7 @@ fn a_changed_rules_file_reloads_without_a_signal() {
     let agent = RunningAgent::start("watch", &["-r", rules.to_str().unwrap()]);
     std::thread::sleep(Duration::from_millis(1100));
     std::fs::write(&rules, format!("{RULE_A}\n{RULE_B}")).unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let (_, m) = agent.get("/metrics");
-        if m.contains("saker_rules_reloads_total{result=\"ok\"} 1") {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no reload after the file changed:\n{m}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    wait_reloads_ok(&agent, 1);
     agent.expect_alert(
         "marker b after the watched file changed",
         || {

@@ -205,6 +205,12 @@ fn render_sample(s: &Sample) -> String {
         "Records with a truncated value",
         k.truncated,
     );
+    counter(
+        &mut reg,
+        "saker_capture_skipped_no_address",
+        "Datagram calls without a peer address that the kernel left out because no loaded rule can match them",
+        k.skipped_no_address,
+    );
     counter(&mut reg, "saker_alerts", "Alerts raised", s.alerts);
     gauge(
         &mut reg,

@@ -145,6 +145,17 @@ pub const BLOB_EXE: u8 = 6;
 /// Cap on that dentry name.
 pub const EXE_NAME_MAX: usize = 256;
 
+/// Blob index of the socket's own address (what getsockname would say) on
+/// the exits of the calls with `plan_flags::LOCAL_ADDR_ARG0` or
+/// `LOCAL_ADDR_RES`: the socket's type as u16 LE, two bytes of padding, then
+/// a `struct sockaddr_in` or `sockaddr_in6`. Read from the kernel's socket,
+/// because the only other source is a scan of /proc/net/tcp, whose cost
+/// grows with the host's connection table and which a short-lived client
+/// has left before userspace looks.
+pub const BLOB_LOCAL_ADDR: u8 = 7;
+/// The highest blob index a record may carry.
+pub const BLOB_LAST: u8 = BLOB_LOCAL_ADDR;
+
 /// Where a task must be to be traced.
 pub mod scope {
     /// Every task on the host.
@@ -168,7 +179,11 @@ pub mod counter {
     /// Syscalls whose enter half could not be stashed (map full); still
     /// delivered, flagged NO_ENTER.
     pub const DROP_STASH_FULL: u32 = 4;
-    pub const COUNT: u32 = 5;
+    /// Datagram calls left out because they name no peer address and no
+    /// loaded rule can match one that does not (`plan_flags::ADDRESSED_ONLY`).
+    /// A filter, not a loss.
+    pub const SKIPPED_NO_ADDRESS: u32 = 5;
+    pub const COUNT: u32 = 6;
 }
 
 /// Offsets into kernel structures, discovered by userspace from the running
@@ -208,10 +223,54 @@ pub struct KernelOffsets {
     pub file_inode: u32,
     pub inode_mode: u32,
     pub dentry_name: u32,
+    // The socket behind an fd, for its local address (BLOB_LOCAL_ADDR).
+    pub task_files: u32,
+    pub files_fdt: u32,
+    pub fdtable_max_fds: u32,
+    pub fdtable_fd: u32,
+    pub file_private_data: u32,
+    /// `struct socket`'s `type` (SOCK_STREAM, SOCK_DGRAM...).
+    pub socket_type: u32,
+    pub socket_sk: u32,
+    /// In `struct sock` (its `__sk_common`).
+    pub sk_family: u32,
+    /// The local port, host byte order.
+    pub sk_num: u32,
+    pub sk_rcv_saddr: u32,
+    pub sk_v6_rcv_saddr: u32,
 }
 
 impl KernelOffsets {
     pub const UNKNOWN: u32 = u32::MAX;
+
+    /// Every offset the walk from a task to a socket's own address needs is
+    /// known: without one the kernel would report a zero port or address
+    /// instead of nothing.
+    pub const fn has_socket_offsets(&self) -> bool {
+        let all = [
+            self.task_files,
+            self.files_fdt,
+            self.fdtable_max_fds,
+            self.fdtable_fd,
+            self.file_inode,
+            self.inode_mode,
+            self.file_private_data,
+            self.socket_type,
+            self.socket_sk,
+            self.sk_family,
+            self.sk_num,
+            self.sk_rcv_saddr,
+            self.sk_v6_rcv_saddr,
+        ];
+        let mut i = 0;
+        while i < all.len() {
+            if all[i] == Self::UNKNOWN {
+                return false;
+            }
+            i += 1;
+        }
+        true
+    }
     pub const ALL_UNKNOWN: Self = Self {
         task_real_parent: Self::UNKNOWN,
         task_group_leader: Self::UNKNOWN,
@@ -242,6 +301,17 @@ impl KernelOffsets {
         file_inode: Self::UNKNOWN,
         inode_mode: Self::UNKNOWN,
         dentry_name: Self::UNKNOWN,
+        task_files: Self::UNKNOWN,
+        files_fdt: Self::UNKNOWN,
+        fdtable_max_fds: Self::UNKNOWN,
+        fdtable_fd: Self::UNKNOWN,
+        file_private_data: Self::UNKNOWN,
+        socket_type: Self::UNKNOWN,
+        socket_sk: Self::UNKNOWN,
+        sk_family: Self::UNKNOWN,
+        sk_num: Self::UNKNOWN,
+        sk_rcv_saddr: Self::UNKNOWN,
+        sk_v6_rcv_saddr: Self::UNKNOWN,
     };
 }
 

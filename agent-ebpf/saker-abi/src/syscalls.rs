@@ -87,6 +87,19 @@ pub mod plan_flags {
     /// through the execve exit tracepoint (the kernel reports the exec's exit
     /// under execve's number), so exits pair with enters across this family.
     pub const EXEC: u8 = 8;
+    /// Report the call only when it names a peer address (its `SockAddr`,
+    /// `SockAddrOut` or `MsgHdr` argument's `msg_name` is not NULL). Set by
+    /// userspace, never by the table, for sendto/recvfrom/sendmsg/recvmsg
+    /// when no loaded rule can match the address-less form: on a connected
+    /// TCP stream every call is address-less, and reporting them is most of
+    /// what a network-heavy service would otherwise cost.
+    pub const ADDRESSED_ONLY: u8 = 16;
+    /// On a successful exit, add `BLOB_LOCAL_ADDR` for the socket in
+    /// argument 0 (connect; also when it returns EINPROGRESS).
+    pub const LOCAL_ADDR_ARG0: u8 = 32;
+    /// On a successful exit, add `BLOB_LOCAL_ADDR` for the socket the call
+    /// returned (accept, accept4).
+    pub const LOCAL_ADDR_RES: u8 = 64;
 }
 
 /// The `PLANS` map value for one syscall number.
@@ -155,7 +168,7 @@ mod x86_64 {
         (@arg $k:ident) => { ($k, 0) };
     }
 
-    use plan_flags::{AT_ENTER, CLONE, EXEC};
+    use plan_flags::{AT_ENTER, CLONE, EXEC, LOCAL_ADDR_ARG0, LOCAL_ADDR_RES};
 
     /// Every syscall saker can capture, x86_64 numbering.
     pub const SYSCALLS: &[SyscallDef] = &[
@@ -183,13 +196,15 @@ mod x86_64 {
             42,
             "connect",
             ["fd", "addr", "addrlen"],
-            [Fd, (SockAddr, 2), Int]
+            [Fd, (SockAddr, 2), Int],
+            LOCAL_ADDR_ARG0
         ),
         sys!(
             43,
             "accept",
             ["fd", "addr", "addrlen"],
-            [Fd, (SockAddrOut, 2), N]
+            [Fd, (SockAddrOut, 2), N],
+            LOCAL_ADDR_RES
         ),
         sys!(
             44,
@@ -325,7 +340,8 @@ mod x86_64 {
             288,
             "accept4",
             ["fd", "addr", "addrlen", "flags"],
-            [Fd, (SockAddrOut, 2), N, Int]
+            [Fd, (SockAddrOut, 2), N, Int],
+            LOCAL_ADDR_RES
         ),
         sys!(292, "dup3", ["oldfd", "newfd", "flags"], [Fd, Fd, Int]),
         sys!(293, "pipe2", ["fds", "flags"], [FdPair, Int]),

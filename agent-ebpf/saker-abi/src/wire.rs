@@ -14,7 +14,7 @@ pub enum WireError {
     BadLength { header: u32, got: usize },
     /// A blob runs past the end of the record.
     BlobOverrun { index: u8 },
-    /// A blob names an index past the arguments and BLOB_EXE.
+    /// A blob names an index past the last one the ABI defines (BLOB_LAST).
     BadArgIndex { index: u8, arg: u8 },
 }
 
@@ -30,7 +30,7 @@ impl core::fmt::Display for WireError {
                 write!(
                     f,
                     "blob {index} names argument {arg} (max {})",
-                    crate::BLOB_EXE
+                    crate::BLOB_LAST
                 )
             }
         }
@@ -97,7 +97,7 @@ impl<'a> Record<'a> {
         let mut it = rec.blobs_unchecked();
         for index in 0..rec.nblobs {
             match it.next_checked() {
-                Some(Ok(b)) if b.arg > crate::BLOB_EXE => {
+                Some(Ok(b)) if b.arg > crate::BLOB_LAST => {
                     return Err(WireError::BadArgIndex { index, arg: b.arg })
                 }
                 Some(Ok(_)) => {}
@@ -256,6 +256,13 @@ mod tests {
     }
 
     #[test]
+    fn accepts_the_local_address_blob() {
+        let bytes = build(&[(crate::BLOB_LOCAL_ADDR, 0, &[1, 0, 0, 0, 2, 0, 0, 22])]);
+        let rec = Record::parse(&bytes).unwrap();
+        assert_eq!(rec.blob(crate::BLOB_LOCAL_ADDR).unwrap().bytes.len(), 8);
+    }
+
+    #[test]
     fn rejects_blob_overrun_and_bad_index() {
         let mut bytes = build(&[(1, 0, b"abc")]);
         // claim a longer blob than is present, keeping header.len consistent
@@ -265,10 +272,10 @@ mod tests {
             Record::parse(&bytes),
             Err(WireError::BlobOverrun { index: 0 })
         ));
-        let bytes = build(&[(7, 0, b"abc")]);
+        let bytes = build(&[(crate::BLOB_LAST + 1, 0, b"abc")]);
         assert!(matches!(
             Record::parse(&bytes),
-            Err(WireError::BadArgIndex { arg: 7, .. })
+            Err(WireError::BadArgIndex { arg: 8, .. })
         ));
         // nblobs larger than what follows
         let mut bytes = build(&[(1, 0, b"abc")]);

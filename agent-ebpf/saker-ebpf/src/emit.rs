@@ -12,8 +12,8 @@ use aya_ebpf::helpers::generated::{
     bpf_probe_read_user_str, bpf_ringbuf_output, bpf_ringbuf_query,
 };
 use saker_abi::{
-    blob_flags, counter, hdr_flags, kind, ArgKind, Config, EventHeader, SyscallPlan,
-    ARGV_MAX_ARGS, ARGV_MAX_BYTES, BLOB_EXE, BLOB_HEADER_SIZE, BUF_SNAPLEN, EXE_NAME_MAX,
+    blob_flags, counter, hdr_flags, kind, plan_flags, ArgKind, Config, EventHeader, SyscallPlan,
+    ARGV_MAX_ARGS, ARGV_MAX_BYTES, BLOB_EXE, BLOB_HEADER_SIZE, BLOB_LOCAL_ADDR, BUF_SNAPLEN, EXE_NAME_MAX,
     HEADER_SIZE, MAX_EVENT_SIZE,
     SOCKADDR_MAX, STR_MAX,
 };
@@ -317,6 +317,13 @@ pub fn record(
     if kind == kind::SYSCALL_EXIT && res == 0 {
         exe_facts(&mut w, &cfg.offsets);
     }
+    if kind == kind::SYSCALL {
+        if plan.flags & plan_flags::LOCAL_ADDR_RES != 0 && res >= 0 {
+            local_addr(&mut w, res, &cfg.offsets);
+        } else if plan.flags & plan_flags::LOCAL_ADDR_ARG0 != 0 && (res == 0 || res == EINPROGRESS) {
+            local_addr(&mut w, args[0] as i32 as i64, &cfg.offsets);
+        }
+    }
     // SAFETY: hdr_ptr is the scratch map value.
     let (flags, off) = unsafe { (core::ptr::read_volatile(&(*hdr_ptr).flags), core::ptr::read_volatile(&(*hdr_ptr).len)) };
     if flags & hdr_flags::TRUNCATED != 0 {
@@ -405,6 +412,83 @@ fn exe_facts(w: &mut Writer, o: &saker_abi::KernelOffsets) {
         let flags = if n >= max { blob_flags::TRUNCATED } else { 0 };
         w.finish_blob(BLOB_EXE, flags, 4 + n);
     }
+}
+
+/// A non-blocking connect's result (negative, as the syscall returns it).
+const EINPROGRESS: i64 = -115;
+const S_IFMT: u16 = 0o170000;
+const S_IFSOCK: u16 = 0o140000;
+const AF_INET: u16 = 2;
+const AF_INET6: u16 = 10;
+/// socket type (u16), padding (u16), sockaddr_in6 (the larger of the two).
+const LOCAL_ADDR_MAX: usize = 4 + 28;
+
+/// `BLOB_LOCAL_ADDR` for socket `fd` of the current task: its type and its
+/// own address, from task->files->fdt->fd[fd]->private_data->sk. Anything
+/// unknown or unreadable (an offset BTF lacked, an fd closed meanwhile, not
+/// a socket, not IPv4/IPv6) adds no blob, and userspace falls back to /proc.
+#[inline(always)]
+fn local_addr(w: &mut Writer, fd: i64, o: &saker_abi::KernelOffsets) {
+    use crate::task::read;
+    if fd < 0 || !o.has_socket_offsets() {
+        return;
+    }
+    // SAFETY: helper without arguments.
+    let task = unsafe { aya_ebpf::helpers::generated::bpf_get_current_task() };
+    let files: u64 = read(task, o.task_files);
+    let fdt: u64 = read(files, o.files_fdt);
+    let max_fds: u32 = read(fdt, o.fdtable_max_fds);
+    if fd >= max_fds as i64 {
+        return;
+    }
+    let fds: u64 = read(fdt, o.fdtable_fd);
+    if fds == 0 {
+        return;
+    }
+    let file: u64 = read(fds + fd as u64 * 8, 0);
+    let inode: u64 = read(file, o.file_inode);
+    let mode: u16 = read(inode, o.inode_mode);
+    if mode & S_IFMT != S_IFSOCK {
+        return;
+    }
+    let sock: u64 = read(file, o.file_private_data);
+    let ty: u16 = read(sock, o.socket_type);
+    let sk: u64 = read(sock, o.socket_sk);
+    let family: u16 = read(sk, o.sk_family);
+    let port: u16 = read(sk, o.sk_num);
+    let mut out = [0u8; LOCAL_ADDR_MAX];
+    out[0..2].copy_from_slice(&ty.to_le_bytes());
+    out[4..6].copy_from_slice(&family.to_ne_bytes());
+    out[6..8].copy_from_slice(&port.to_be_bytes());
+    let len = match family {
+        AF_INET => {
+            let ip: [u8; 4] = read(sk, o.sk_rcv_saddr);
+            out[8..12].copy_from_slice(&ip);
+            4 + 16
+        }
+        AF_INET6 => {
+            let ip: [u8; 16] = read(sk, o.sk_v6_rcv_saddr);
+            out[12..28].copy_from_slice(&ip);
+            4 + 28
+        }
+        _ => return,
+    };
+    match w.room() {
+        Some(room) if room >= LOCAL_ADDR_MAX => {}
+        _ => {
+            w.mark_truncated();
+            return;
+        }
+    }
+    let at = w.off();
+    // SAFETY: [at+4, at+4+LOCAL_ADDR_MAX) lies inside SCRATCH (at < MAX_EVENT_SIZE).
+    unsafe {
+        core::ptr::write_unaligned(
+            w.buf.add(at + BLOB_HEADER_SIZE) as *mut [u8; LOCAL_ADDR_MAX],
+            out,
+        )
+    };
+    w.finish_blob(BLOB_LOCAL_ADDR, 0, len);
 }
 
 /// Enter-time copies (AT_ENTER syscalls: execve, execveat): the one path

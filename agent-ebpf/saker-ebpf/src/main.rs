@@ -19,12 +19,13 @@ mod emit;
 mod task;
 
 use aya_ebpf::{
+    helpers::bpf_probe_read_user,
     macros::{map, raw_tracepoint, tracepoint},
     maps::{Array, HashMap, PerCpuArray, RingBuf},
     programs::{RawTracePointContext, TracePointContext},
 };
 use saker_abi::{
-    counter, kind, plan_flags, Config, SyscallPlan, INTEREST_WORDS, MAX_SYSCALLS, SCRATCH_SIZE,
+    counter, kind, plan_flags, ArgKind, Config, SyscallPlan, INTEREST_WORDS, MAX_SYSCALLS, SCRATCH_SIZE,
 };
 
 /// The ring buffer; userspace may resize it at load time.
@@ -107,6 +108,13 @@ fn try_sys_enter(ctx: &TracePointContext) -> Option<()> {
     let ids = task::Ids::current();
     let ns = task::in_scope(cfg, &ids)?;
     let plan = plan(nr)?;
+    if plan.flags & plan_flags::ADDRESSED_ONLY != 0 && !names_an_address(ctx, cfg, plan) {
+        // No stash entry: the exit half finds none and reports nothing. A
+        // stale one (an exit never seen) must not pair with this exit.
+        let _ = STASH.remove(&ids.tid);
+        count(counter::SKIPPED_NO_ADDRESS);
+        return None;
+    }
 
     let mut stash = Stash {
         nr,
@@ -140,6 +148,34 @@ fn try_sys_enter(ctx: &TracePointContext) -> Option<()> {
         count(counter::DROP_STASH_FULL);
     }
     Some(())
+}
+
+/// Whether a datagram call names a peer address: its sockaddr argument, or
+/// its msghdr's `msg_name`, is not NULL. When the msghdr cannot be read the
+/// answer is yes, so the call is reported rather than guessed away.
+#[inline(always)]
+fn names_an_address(ctx: &TracePointContext, cfg: &Config, plan: &SyscallPlan) -> bool {
+    let base = cfg.tp_enter_args_off as usize;
+    let mut i = 0;
+    while i < 6 {
+        let kind = ArgKind::from_u8(plan.args[i].kind);
+        if matches!(kind, ArgKind::SockAddr | ArgKind::SockAddrOut | ArgKind::MsgHdr) {
+            // SAFETY: the record holds six longs from `base` (tracefs format).
+            let ptr = unsafe { ctx.read_at::<u64>(base + i * 8) }.unwrap_or(1);
+            if kind != ArgKind::MsgHdr || ptr == 0 {
+                return ptr != 0;
+            }
+            // struct msghdr starts with `void *msg_name` (user ABI, not a
+            // kernel struct).
+            // SAFETY: reads one pointer from the caller's msghdr.
+            return match unsafe { bpf_probe_read_user(ptr as *const u64) } {
+                Ok(name) => name != 0,
+                Err(_) => true,
+            };
+        }
+        i += 1;
+    }
+    true
 }
 
 #[tracepoint]

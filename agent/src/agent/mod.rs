@@ -29,6 +29,8 @@ pub use options::AgentOptions;
 pub struct Agent {
     opts: AgentOptions,
     probe: Arc<Mutex<Probe>>,
+    /// What the kernel was last asked to report.
+    interest: interest::Interest,
     formatter: Arc<Formatter>,
     control: mpsc::Sender<Control>,
     detector: Option<JoinHandle<detector_thread::Report>>,
@@ -70,13 +72,20 @@ impl Agent {
     pub fn start(opts: AgentOptions, handle: Handle) -> anyhow::Result<Agent> {
         let formatter = Arc::new(Formatter::new(opts.format.clone()));
         let rules = Arc::new(load_rules(&opts, &formatter)?);
-        let (syscalls, unknown) = interest::syscalls_for(&rules.engine, &opts.base_syscalls);
-        if !unknown.is_empty() {
-            tracing::warn!(types = ?unknown, "rules name event types saker does not capture; those conditions never match");
+        let interest = interest::interest_for(&rules.engine, &opts.base_syscalls);
+        if !interest.unknown.is_empty() {
+            tracing::warn!(types = ?interest.unknown, "rules name event types saker does not capture; those conditions never match");
+        }
+        if !interest.addressed_only.is_empty() {
+            tracing::info!(
+                syscalls = ?interest.addressed_only.names(),
+                "no rule matches these without a peer address; the kernel reports only addressed calls"
+            );
         }
         let probe = Probe::load(&ProbeOptions {
             scope: opts.scope.clone(),
-            syscalls,
+            syscalls: interest.syscalls.clone(),
+            addressed_only: interest.addressed_only.clone(),
             ring_bytes: opts.ring_bytes,
         })?;
         let probe = Arc::new(Mutex::new(probe));
@@ -121,6 +130,7 @@ impl Agent {
         Ok(Agent {
             opts,
             probe,
+            interest,
             formatter,
             control,
             detector: Some(thread),
@@ -159,13 +169,12 @@ impl Agent {
                 return Err(e);
             }
         };
-        let (syscalls, _) = interest::syscalls_for(&rules.engine, &self.opts.base_syscalls);
-        // New tracepoints are attached before the rules that need them run;
-        // ones no longer needed are only masked, so no event is lost.
-        self.probe
-            .lock()
-            .map_err(|_| anyhow::anyhow!("probe lock poisoned"))?
-            .set_interest(&syscalls)?;
+        let next = interest::interest_for(&rules.engine, &self.opts.base_syscalls);
+        // While the detector switches, the kernel reports what either rule
+        // set needs: new tracepoints are attached before the new rules run,
+        // and what only the old rules need stays until they are gone.
+        let during = self.interest.widened_by(&next);
+        self.set_interest(during)?;
         let summary = format!("{} active rules", rules.engine.active_count());
         self.shared.set_rules(&rules);
         let (applied, in_force) = mpsc::sync_channel(1);
@@ -175,8 +184,15 @@ impl Agent {
         // Reported done only once the detector runs them: an event made
         // after a successful reload is judged by the new rules.
         match in_force.recv_timeout(RELOAD_APPLY_TIMEOUT) {
-            Ok(()) => {}
+            Ok(()) => {
+                // The new rules run; narrowing is only an optimisation, so
+                // a failure keeps the wider interest, which serves them too.
+                if let Err(e) = self.set_interest(next) {
+                    tracing::warn!(error = %e, "could not narrow the capture to the new rules; it stays wider");
+                }
+            }
             Err(mpsc::RecvTimeoutError::Timeout) => {
+                // The wider interest stays: it serves both rule sets.
                 tracing::warn!(
                     timeout_s = RELOAD_APPLY_TIMEOUT.as_secs(),
                     "the detector has not taken the new rules yet; they apply when it does"
@@ -188,6 +204,15 @@ impl Agent {
         }
         self.shared.reload_ok();
         Ok(summary)
+    }
+
+    fn set_interest(&mut self, interest: interest::Interest) -> anyhow::Result<()> {
+        self.probe
+            .lock()
+            .map_err(|_| anyhow::anyhow!("probe lock poisoned"))?
+            .set_interest(&interest.syscalls, &interest.addressed_only)?;
+        self.interest = interest;
+        Ok(())
     }
 
     /// Stops capture, drains the sinks up to `deadline`, and reports.

@@ -249,6 +249,17 @@ impl Btf {
             file_inode: get("file", "f_inode"),
             inode_mode: get("inode", "i_mode"),
             dentry_name: get("dentry", "d_name.name"),
+            task_files: get("task_struct", "files"),
+            files_fdt: get("files_struct", "fdt"),
+            fdtable_max_fds: get("fdtable", "max_fds"),
+            fdtable_fd: get("fdtable", "fd"),
+            file_private_data: get("file", "private_data"),
+            socket_type: get("socket", "type"),
+            socket_sk: get("socket", "sk"),
+            sk_family: get("sock", "__sk_common.skc_family"),
+            sk_num: get("sock", "__sk_common.skc_num"),
+            sk_rcv_saddr: get("sock", "__sk_common.skc_rcv_saddr"),
+            sk_v6_rcv_saddr: get("sock", "__sk_common.skc_v6_rcv_saddr"),
         }
     }
 }
@@ -351,5 +362,20 @@ mod tests {
         assert_eq!(o.upid_size, 16);
         assert_ne!(o.mm_exe_file, KernelOffsets::UNKNOWN);
         assert_ne!(o.dentry_name, KernelOffsets::UNKNOWN);
+        for (name, off) in [
+            ("task_struct.files", o.task_files),
+            ("files_struct.fdt", o.files_fdt),
+            ("fdtable.max_fds", o.fdtable_max_fds),
+            ("fdtable.fd", o.fdtable_fd),
+            ("file.private_data", o.file_private_data),
+            ("socket.type", o.socket_type),
+            ("socket.sk", o.socket_sk),
+            ("sock.skc_family", o.sk_family),
+            ("sock.skc_num", o.sk_num),
+            ("sock.skc_rcv_saddr", o.sk_rcv_saddr),
+            ("sock.skc_v6_rcv_saddr", o.sk_v6_rcv_saddr),
+        ] {
+            assert_ne!(off, KernelOffsets::UNKNOWN, "{name}");
+        }
     }
 }

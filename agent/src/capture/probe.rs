@@ -31,6 +31,9 @@ pub enum Scope {
 pub struct ProbeOptions {
     pub scope: Scope,
     pub syscalls: SyscallSet,
+    /// Of `syscalls`, the ones reported only when they name a peer address
+    /// (see `plan_flags::ADDRESSED_ONLY`).
+    pub addressed_only: SyscallSet,
     /// Ring buffer size in bytes (a power of two, at least a page).
     pub ring_bytes: u32,
 }
@@ -43,6 +46,8 @@ pub struct Counters {
     pub read_fault: u64,
     pub truncated: u64,
     pub stash_full: u64,
+    /// Address-less datagram calls filtered out in the kernel (not a loss).
+    pub skipped_no_address: u64,
     /// `[cpu][counter]`, in the order of `saker_abi::counter`.
     pub per_cpu: Vec<[u64; counter::COUNT as usize]>,
 }
@@ -59,6 +64,8 @@ pub struct Probe {
     ebpf: Ebpf,
     tracefs: PathBuf,
     attached: BTreeSet<u32>,
+    /// What the `PLANS` map says is reported only with an address.
+    addressed_only: SyscallSet,
 }
 
 fn classify_load_error(e: aya::EbpfError) -> CaptureError {
@@ -125,6 +132,7 @@ impl Probe {
             ebpf,
             tracefs,
             attached: BTreeSet::new(),
+            addressed_only: SyscallSet::empty(),
         };
         for prog in [names::PROG_SYS_ENTER, names::PROG_SYS_EXIT] {
             let p: &mut TracePoint = probe
@@ -150,14 +158,22 @@ impl Probe {
         exit.attach("sched_process_exit")
             .map_err(|e| CaptureError::from_program(names::PROG_PROC_EXIT, e))?;
 
-        probe.set_interest(&opts.syscalls)?;
+        probe.set_interest(&opts.syscalls, &opts.addressed_only)?;
         Ok(probe)
     }
 
-    /// Makes `set` the syscalls reported. New ones get their tracepoints
+    /// Makes `set` the syscalls reported, those in `addressed_only` only
+    /// when they name a peer address. New ones get their tracepoints
     /// attached; ones dropped stay attached but are filtered by the bitmap
     /// in the kernel, so a change never opens a window without capture.
-    pub fn set_interest(&mut self, set: &SyscallSet) -> Result<(), CaptureError> {
+    pub fn set_interest(
+        &mut self,
+        set: &SyscallSet,
+        addressed_only: &SyscallSet,
+    ) -> Result<(), CaptureError> {
+        // Plans first: a call widened back to every form is reported in
+        // full from the moment the bitmap names it.
+        self.set_addressed_only(addressed_only)?;
         // An exec's exit may come through another exec syscall's tracepoint
         // (see plan_flags::EXEC): wanting one means attaching them all. The
         // bitmap still reports only what was asked for.
@@ -208,6 +224,31 @@ impl Probe {
         Ok(())
     }
 
+    /// Sets or clears `ADDRESSED_ONLY` in the plans whose membership changed.
+    /// The record of what the map says is kept entry by entry, so a failed
+    /// write leaves it true and the next call retries what is left.
+    fn set_addressed_only(&mut self, want: &SyscallSet) -> Result<(), CaptureError> {
+        let mut plans: Array<_, SyscallPlan> =
+            Array::try_from(map_mut(&mut self.ebpf, names::PLANS)?)?;
+        for def in syscalls::SYSCALLS {
+            let on = want.contains(def.nr);
+            if on == self.addressed_only.contains(def.nr) {
+                continue;
+            }
+            let mut plan = def.plan();
+            if on {
+                plan.flags |= plan_flags::ADDRESSED_ONLY;
+            }
+            plans.set(def.nr, plan, 0)?;
+            if on {
+                self.addressed_only.insert(def.nr);
+            } else {
+                self.addressed_only.remove(def.nr);
+            }
+        }
+        Ok(())
+    }
+
     /// The ring buffer, for the reader. Can be taken once.
     pub fn take_ring(&mut self) -> Result<RingBuf<MapData>, CaptureError> {
         let map = self
@@ -240,6 +281,7 @@ impl Probe {
         out.read_fault = sum(counter::READ_FAULT);
         out.truncated = sum(counter::TRUNCATED);
         out.stash_full = sum(counter::DROP_STASH_FULL);
+        out.skipped_no_address = sum(counter::SKIPPED_NO_ADDRESS);
         Ok(out)
     }
 }

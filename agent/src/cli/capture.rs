@@ -90,6 +90,8 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<ExitCode> {
     let opts = ProbeOptions {
         scope,
         syscalls,
+        // Capture shows every call it is asked for.
+        addressed_only: SyscallSet::empty(),
         ring_bytes: args.ring_bytes,
     };
     let mut probe = Probe::load(&opts)?;
@@ -385,6 +387,13 @@ fn write_args(b: &mut Vec<u8>, def: &syscalls::SyscallDef, rec: &Record<'_>) {
         }
     }
     b.push(b'}');
+    // The socket's own end, read by the kernel on connect and accept exits.
+    if let Some(bl) = rec.blob(saker_abi::BLOB_LOCAL_ADDR) {
+        if let Some(addr) = bl.bytes.get(4..) {
+            b.extend_from_slice(b",\"evt.local_addr\":");
+            write_sockaddr(b, addr);
+        }
+    }
     if !truncated.is_empty() {
         b.extend_from_slice(b",\"evt.truncated\":[");
         for (n, t) in truncated.iter().enumerate() {

@@ -176,8 +176,22 @@ fn free_port() -> Result<u16> {
 
 /// `cargo xtask run`'s arguments (shipped config, stable rules, our rules)
 /// with a private store and API port, plus `extra`.
+/// Rules files added to the stock ones, from `SAKER_BENCH_RULES` (separated
+/// by `:`), to measure another rule set, e.g. Falco's incubating rules.
+fn extra_rules() -> Vec<String> {
+    std::env::var("SAKER_BENCH_RULES")
+        .unwrap_or_default()
+        .split(':')
+        .filter(|p| !p.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
 fn agent_args(store: &Path, port: u16, extra: &[String]) -> Vec<String> {
     let mut a: Vec<String> = crate::default_run_args().into_iter().skip(1).collect();
+    for rules in extra_rules() {
+        a.extend(["-r".into(), rules]);
+    }
     a.extend([
         "-o".into(),
         format!("store.path={}", store.display()),
@@ -632,7 +646,10 @@ fn summarise(
     json!({
         "quick": quick,
         "took_s": r1(took.as_secs_f64()),
-        "agent": "saker run -c deploy/saker.yaml -r falco_rules.yaml -r rules/ (stdout to /dev/null, store on)",
+        "agent": format!(
+            "saker run -c deploy/saker.yaml -r falco_rules.yaml -r rules/{} (stdout to /dev/null, store on)",
+            extra_rules().iter().map(|r| format!(" -r {r}")).collect::<String>()
+        ),
         "rounds": rounds.len(),
         "loadavg_after_each_round": rounds.iter().map(|r| r.loadavg).collect::<Vec<_>>(),
         "other_bpf_users_seen": rounds.iter().flat_map(|r| r.foreign.iter()).collect::<std::collections::BTreeSet<_>>(),

@@ -44,6 +44,20 @@ pub(crate) fn open_flags(rec: &Record<'_>, sc: Sc) -> (u32, u32) {
     }
 }
 
+/// The kernel's word on a socket's own end (and, when state missed its
+/// socket() call, its protocol).
+fn set_local(sock: &mut SockInfo, local: SockAddr<'_>, sock_type: u32) {
+    if let Some(ip) = local.ip() {
+        sock.local = Some(crate::decode::Endpoint {
+            ip,
+            port: local.port().unwrap_or(0),
+        });
+    }
+    if sock.l4proto == L4Proto::Unknown {
+        sock.l4proto = L4Proto::from_socket(sock_type, 0);
+    }
+}
+
 fn sock_type_of(domain: u16) -> FdType {
     match domain {
         crate::decode::AF_INET => FdType::Ipv4,
@@ -102,7 +116,8 @@ impl State {
             }
             Sc::Connect if res == 0 || res == EINPROGRESS => {
                 if let Some(addr) = rec.sockaddr(1) {
-                    self.sock_update(h.pid, rec.arg_fd(0), addr, Role::Client, true);
+                    let local = rec.local_sockaddr();
+                    self.sock_connected(h.pid, rec.arg_fd(0), addr, local);
                 }
             }
             Sc::Accept | Sc::Accept4 if res >= 0 => {
@@ -330,7 +345,10 @@ impl State {
         }
         s.role = Role::Server;
         s.connected = true;
-        s.name_changed = false;
+        // The accepted socket's own end: the listener's may be a wildcard.
+        if let Some((local, sock_type)) = rec.local_sockaddr() {
+            set_local(&mut s, local, sock_type);
+        }
         let name = match (&ty, self.procs.get(h.pid).and_then(|p| p.fds.get(lfd))) {
             (FdType::Unix, Some(l)) => l.name.clone(),
             _ => crate::process::empty(),
@@ -342,7 +360,16 @@ impl State {
         self.put_fd(h.pid, h.res as i32, f);
     }
 
-    fn sock_update(&mut self, pid: u32, fd: i32, addr: SockAddr<'_>, role: Role, connected: bool) {
+    /// A connect that succeeded (or is in progress) to `addr`; `local` is
+    /// the socket's own end when the kernel could read it.
+    fn sock_connected(
+        &mut self,
+        pid: u32,
+        fd: i32,
+        addr: SockAddr<'_>,
+        local: Option<(SockAddr<'_>, u32)>,
+    ) {
+        let (role, connected) = (Role::Client, true);
         let Some(f) = self.fd_mut(pid, fd) else {
             return;
         };
@@ -372,6 +399,9 @@ impl State {
                 }
                 sock.role = role;
                 sock.connected = connected;
+                if let Some((local, sock_type)) = local {
+                    set_local(sock, local, sock_type);
+                }
                 let want_local = sock.local.is_none() && sock.remote.is_some();
                 let peer = sock.remote;
                 let v6 = a.family() == crate::decode::AF_INET6;
@@ -451,13 +481,13 @@ impl State {
         }
         let changed = sock.remote != Some(ep);
         sock.remote = Some(ep);
-        sock.name_changed = changed;
         if sock.role == Role::Unknown {
             sock.role = Role::Client;
         }
         if changed {
             f.refresh_sock_name();
         }
+        self.cur.name_changed = changed;
     }
 
     fn dup(&mut self, pid: u32, old: i32, new: i32, cloexec: bool) {

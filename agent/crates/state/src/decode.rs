@@ -190,6 +190,9 @@ pub trait RecordExt<'a> {
     /// The raw bytes of blob `i`, if present and not faulted.
     fn blob_bytes(&self, i: u8) -> Option<&'a [u8]>;
     fn sockaddr(&self, i: u8) -> Option<SockAddr<'a>>;
+    /// The socket's own address and its type (`SOCK_STREAM`...), as the
+    /// kernel read them on a connect or accept exit (`BLOB_LOCAL_ADDR`).
+    fn local_sockaddr(&self) -> Option<(SockAddr<'a>, u32)>;
 }
 
 impl<'a> RecordExt<'a> for Record<'a> {
@@ -209,6 +212,11 @@ impl<'a> RecordExt<'a> for Record<'a> {
     }
     fn sockaddr(&self, i: u8) -> Option<SockAddr<'a>> {
         SockAddr::parse(self.blob_bytes(i)?)
+    }
+    fn local_sockaddr(&self) -> Option<(SockAddr<'a>, u32)> {
+        let b = self.blob_bytes(saker_abi::BLOB_LOCAL_ADDR)?;
+        let ty = u16::from_le_bytes([*b.first()?, *b.get(1)?]);
+        Some((SockAddr::parse(b.get(4..)?)?, ty as u32))
     }
 }
 

@@ -169,7 +169,6 @@ pub struct SockInfo {
     pub remote: Option<Endpoint>,
     pub role: Role,
     pub connected: bool,
-    pub name_changed: bool,
 }
 
 impl SockInfo {
@@ -339,7 +338,6 @@ mod tests {
             remote: Some(ep([1, 1, 1, 1], 443)),
             role: Role::Client,
             connected: true,
-            name_changed: false,
         };
         assert_eq!(s.tuple_name().unwrap(), "10.0.0.2:40000->1.1.1.1:443");
         assert_eq!(s.sip(), Some(IpAddr::V4(Ipv4Addr::new(1, 1, 1, 1))));

@@ -522,12 +522,7 @@ impl<'v> FieldSource for EventView<'v> {
                 Value::Bool
             ),
             F::FdConnected => opt!(out, self.fd.map(|f| f.connected()), Value::Bool),
-            F::FdNameChanged => opt!(
-                out,
-                self.fd
-                    .map(|f| f.sock.as_ref().is_some_and(|s| s.name_changed)),
-                Value::Bool
-            ),
+            F::FdNameChanged => opt!(out, self.fd.map(|_| self.st.cur.name_changed), Value::Bool),
             F::FsPathNameraw | F::FsPathSourceraw | F::FsPathTargetraw => {
                 let nth = usize::from(field.id == F::FsPathTargetraw);
                 let r = self.args_rec();

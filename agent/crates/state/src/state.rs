@@ -68,6 +68,9 @@ pub(crate) struct Cur {
     pub fd_override: Option<FdInfo>,
     /// `enter_buf` holds the enter half of this exit.
     pub has_enter: bool,
+    /// This event gave its socket a new peer (`fd.name_changed`): a fact of
+    /// the event, as in libsinsp, never of the socket.
+    pub name_changed: bool,
 }
 
 /// An exec enter waiting for its exit.
@@ -277,6 +280,7 @@ impl State {
         self.cur.fd_num = None;
         self.cur.fd_override = None;
         self.cur.has_enter = false;
+        self.cur.name_changed = false;
         match rec.header.kind {
             kind::SYSCALL => self.on_syscall(rec),
             kind::SYSCALL_ENTER => self.on_enter(rec),

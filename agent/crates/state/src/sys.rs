@@ -42,6 +42,11 @@ pub const STATE_SYSCALLS: &[&str] = &[
     "setgid",
 ];
 
+/// Datagram calls whose peer address is optional. Without one they leave
+/// the fd table as it was and cannot set `fd.name_changed`, so when no rule
+/// needs them either, the kernel may report only the addressed form.
+pub const DATAGRAM_SYSCALLS: &[&str] = &["sendto", "sendmsg", "recvfrom", "recvmsg"];
+
 /// The state-relevant meaning of a syscall.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Sc {

@@ -10,7 +10,7 @@
 
 use std::collections::BTreeSet;
 
-use super::node::{CmpOp, Const, ConstSet, Lhs, Node, Test};
+use super::node::{Check, CmpOp, Const, ConstSet, Lhs, Node, Test};
 use crate::fields::{FieldArg, FieldId};
 
 /// A set of event type names, possibly given by complement.
@@ -142,32 +142,67 @@ pub fn resolve(root: &Node) -> EvtTypes {
 }
 
 /// `n` for events of type `t`: the `evt.type` checks [`evt_type_set`]
-/// understands become constants, then `and`/`or`/`not` fold. Only pure
-/// boolean identities are used, so the result is exactly the original
-/// filter restricted to that type.
+/// understands become constants, then `and`/`or`/`not` fold, and a
+/// conjunction of checks that exclude each other becomes `false` (see
+/// [`contradictory`]). The result is exactly the original filter restricted
+/// to that type.
 pub fn specialize(n: &Node, t: &str) -> Node {
+    fold_checks(n, &|c| {
+        evt_type_set(&c.lhs, &c.test).map(|(set, negated)| set.contains(t) != negated)
+    })
+}
+
+/// `n` for events on which the boolean field `id` is false or missing:
+/// checks that are then certainly false (`= true`, `!= false`, `in (true)`)
+/// become `false`, then the tree folds. A check whose outcome still depends
+/// on which of the two it is (`= false` is false on a missing field) stays.
+pub fn assume_false(n: &Node, id: FieldId) -> Node {
+    fold_checks(n, &|c| {
+        let Lhs::Field(f, _) = &c.lhs else {
+            return None;
+        };
+        if f.id != id {
+            return None;
+        }
+        let only_true = |s: &ConstSet| match s {
+            ConstSet::Other(v) => v.iter().all(|c| *c == Const::Bool(true)),
+            _ => false,
+        };
+        match &c.test {
+            Test::Cmp(CmpOp::Eq, Const::Bool(true)) | Test::Cmp(CmpOp::Ne, Const::Bool(false)) => {
+                Some(false)
+            }
+            Test::In(s) | Test::Intersects(s) if only_true(s) => Some(false),
+            _ => None,
+        }
+    })
+}
+
+/// `n` with every check `decide` settles replaced by its constant, and
+/// `and`/`or`/`not` folded around them.
+fn fold_checks(n: &Node, decide: &dyn Fn(&Check) -> Option<bool>) -> Node {
     match n {
-        Node::Check(c) => match evt_type_set(&c.lhs, &c.test) {
-            Some((set, negated)) => Node::Const(set.contains(t) != negated),
+        Node::Check(c) => match decide(c) {
+            Some(b) => Node::Const(b),
             None => n.clone(),
         },
-        Node::Not(x) => match specialize(x, t) {
+        Node::Not(x) => match fold_checks(x, decide) {
             Node::Const(b) => Node::Const(!b),
             other => Node::Not(Box::new(other)),
         },
-        Node::And(c) => fold(c, t, true),
-        Node::Or(c) => fold(c, t, false),
+        Node::And(c) => fold(c, decide, true),
+        Node::Or(c) => fold(c, decide, false),
         Node::Const(b) => Node::Const(*b),
     }
 }
 
-/// `and` (`is_and`) or `or` of the specialised children: the neutral
-/// constant drops out, the absorbing one decides, nested nodes of the same
-/// kind are flattened.
-fn fold(children: &[Node], t: &str, is_and: bool) -> Node {
+/// `and` (`is_and`) or `or` of the folded children: the neutral constant
+/// drops out, the absorbing one decides, nested nodes of the same kind are
+/// flattened.
+fn fold(children: &[Node], decide: &dyn Fn(&Check) -> Option<bool>, is_and: bool) -> Node {
     let mut out = Vec::with_capacity(children.len());
     for c in children {
-        match specialize(c, t) {
+        match fold_checks(c, decide) {
             Node::Const(b) if b == is_and => {}
             Node::Const(b) => return Node::Const(b),
             Node::And(inner) if is_and => out.extend(inner.into_vec()),
@@ -178,9 +213,80 @@ fn fold(children: &[Node], t: &str, is_and: bool) -> Node {
     if out.len() <= 1 {
         return out.pop().unwrap_or(Node::Const(is_and));
     }
+    if is_and && contradictory(&out) {
+        return Node::Const(false);
+    }
     if is_and {
         Node::And(out.into())
     } else {
         Node::Or(out.into())
     }
+}
+
+/// True when two checks of one conjunction cannot both hold: a single-valued
+/// field equal to two different constants, or equal to one and also not
+/// equal to it (`fd.l4proto = tcp and fd.l4proto != tcp`, which is what the
+/// upstream `outbound` macro's sendto branch meets in an SSH rule that also
+/// asks for TCP). A plain check is false on a missing field but a negated
+/// one is true, so a pair only contradicts when one of them is plain.
+fn contradictory(conj: &[Node]) -> bool {
+    struct Fact<'a> {
+        field: &'a crate::fields::FieldRef,
+        value: &'a Const,
+        /// Holds only when the field equals `value` (else: only when not).
+        equal: bool,
+        /// False on a missing field.
+        needs_field: bool,
+    }
+    let mut facts: Vec<Fact<'_>> = Vec::new();
+    for n in conj {
+        let (c, negated) = match n {
+            Node::Check(c) => (c, false),
+            Node::Not(x) => match &**x {
+                Node::Check(c) => (c, true),
+                _ => continue,
+            },
+            _ => continue,
+        };
+        let Lhs::Field(field, _) = &c.lhs else {
+            continue;
+        };
+        if !single_valued(field) {
+            continue;
+        }
+        let (value, equal) = match &c.test {
+            Test::Cmp(CmpOp::Eq, v) => (v, !negated),
+            Test::Cmp(CmpOp::Ne, v) => (v, negated),
+            _ => continue,
+        };
+        let fact = Fact {
+            field,
+            value,
+            equal,
+            needs_field: !negated,
+        };
+        let excludes = |o: &Fact<'_>| {
+            o.field == fact.field
+                && (o.needs_field || fact.needs_field)
+                && if o.equal && fact.equal {
+                    o.value != fact.value
+                } else {
+                    o.equal != fact.equal && o.value == fact.value
+                }
+        };
+        if facts.iter().any(excludes) {
+            return true;
+        }
+        facts.push(fact);
+    }
+    false
+}
+
+/// Fields that yield at most one value, so `f = a` and `f = b` exclude
+/// each other. Fields that match on any of several values (`fd.ip`,
+/// `proc.aname` without an index, label lists) are left out.
+fn single_valued(f: &crate::fields::FieldRef) -> bool {
+    use crate::fields::{ArgKind, FieldType};
+    let info = f.id.info();
+    info.ty == FieldType::Str && info.arg == ArgKind::None && f.arg == FieldArg::None
 }

@@ -262,6 +262,17 @@ impl Filter {
         }
     }
 
+    /// Whether the filter can match an event on which the boolean field
+    /// `id` is false or missing. Used to ask whether a rule needs events
+    /// that cannot set the field (a datagram call without an address never
+    /// sets `fd.name_changed`), so the kernel may leave them out.
+    pub fn may_match_when_false(&self, id: crate::fields::FieldId) -> bool {
+        !matches!(
+            evttype::assume_false(&self.root, id),
+            node::Node::Const(false)
+        )
+    }
+
     /// True when the filter can never match (e.g. specialised to a type
     /// its condition excludes).
     pub fn is_never(&self) -> bool {

@@ -538,3 +538,82 @@ fn the_memo_shares_fields_and_repeated_checks_between_filters() {
     assert_eq!(src.1.get(), 4);
     assert!(!a.matches_memo(&Memo::new(&e.clone().without("fd.num"))));
 }
+
+#[test]
+fn may_match_when_a_boolean_field_is_false_or_missing() {
+    use crate::fields::FieldId::FdNameChanged;
+    // (condition, may it match when fd.name_changed is false or missing?)
+    let cases = [
+        ("fd.name_changed = true", false),
+        ("fd.name_changed != false", false),
+        ("fd.name_changed in (true)", false),
+        ("fd.name_changed = false", true),
+        ("fd.name_changed != true", true),
+        ("not fd.name_changed = true", true),
+        ("fd.name_changed exists", true),
+        ("fd.sport = 53 and fd.name_changed = true", false),
+        ("fd.sport = 53 or fd.name_changed = true", true),
+        (
+            "(evt.type = sendto and fd.name_changed = true) or evt.type = connect",
+            true,
+        ),
+        ("not (fd.sport = 53 or fd.name_changed = true)", true),
+        ("not (fd.sport = 53 and not fd.name_changed = true)", true),
+        ("not (not fd.name_changed = true)", false),
+        ("proc.name = bash", true),
+    ];
+    for (cond, expected) in cases {
+        let f = filter(cond);
+        assert_eq!(f.may_match_when_false(FdNameChanged), expected, "{cond:?}");
+        if expected {
+            continue;
+        }
+        // Sound: no event with the field false or missing matches.
+        for t in ["sendto", "connect"] {
+            for port in ["53", "80"] {
+                let base = SyntheticEvent::new(t).with("fd.sport", port);
+                let is_false = base.clone().with("fd.name_changed", "false");
+                assert!(!m(cond, &is_false), "{cond:?} on {t}:{port}, false");
+                assert!(!m(cond, &base), "{cond:?} on {t}:{port}, missing");
+            }
+        }
+    }
+}
+
+#[test]
+fn contradictory_conjunctions_fold_to_never() {
+    let never = |cond: &str| filter(cond).specialize("sendto").is_never();
+    for cond in [
+        "fd.l4proto = tcp and fd.l4proto != tcp",
+        "fd.l4proto = tcp and fd.l4proto = udp",
+        "fd.l4proto = tcp and not fd.l4proto = tcp",
+        "not fd.l4proto != tcp and fd.l4proto = udp",
+        // The upstream shape: the `outbound` macro's sendto branch inside
+        // an SSH rule that asks for TCP.
+        "((evt.type = connect) or (evt.type in (sendto, sendmsg) and fd.l4proto != tcp \
+          and fd.name_changed = true)) and proc.name = ssh and fd.l4proto = tcp",
+    ] {
+        assert!(never(cond), "{cond:?}");
+    }
+    for cond in [
+        // A missing field makes both negations true.
+        "not fd.l4proto != tcp and not fd.l4proto = tcp",
+        "fd.l4proto = tcp or fd.l4proto != tcp",
+        "fd.l4proto = tcp and fd.l4proto != udp",
+        // Fields with several values can equal two constants at once.
+        "fd.port = 443 and fd.port = 51000",
+        "proc.aname = sshd and proc.aname = systemd",
+    ] {
+        assert!(!never(cond), "{cond:?}");
+    }
+    // And what stays agrees with the unspecialised filter.
+    let e = SyntheticEvent::new("sendto")
+        .with_list("fd.port", &["51000", "443"])
+        .ancestors(&["sshd", "systemd"]);
+    assert!(m("not fd.l4proto != tcp and not fd.l4proto = tcp", &e));
+    assert!(m("fd.port = 443 and fd.port = 51000", &e));
+    assert!(m("proc.aname = sshd and proc.aname = systemd", &e));
+    let udp = e.clone().with("fd.l4proto", "udp");
+    assert!(!m("fd.l4proto = tcp and fd.l4proto != tcp", &udp));
+    assert!(m("fd.l4proto = udp and fd.l4proto != tcp", &udp));
+}

@@ -13,6 +13,7 @@ mod refs;
 mod select;
 
 use rustc_hash::FxHashMap;
+use saker_filter::fields::FieldId;
 use saker_filter::output::OutputFormat;
 use saker_filter::{EvtTypes, FieldRef, FieldSource, Filter, Memo, SlotTable};
 
@@ -191,14 +192,36 @@ impl Engine {
     }
 
     /// The event types some active rule needs, or `None` when some active
-    /// rule is unrestricted (it needs every event).
+    /// rule is unrestricted (it needs every event). A type a rule names but
+    /// cannot match once specialised to it (`evt.type = sendto and
+    /// fd.l4proto = tcp and fd.l4proto != tcp`) is not needed.
     pub fn evt_types(&self) -> Option<Vec<&str>> {
         if !self.unrestricted.is_empty() {
             return None;
         }
-        let mut v: Vec<&str> = self.index.keys().map(String::as_str).collect();
+        let mut v: Vec<&str> = self
+            .index
+            .iter()
+            .filter(|(_, plans)| !plans.is_empty())
+            .map(|(t, _)| t.as_str())
+            .collect();
         v.sort_unstable();
         Some(v)
+    }
+
+    /// Whether some active rule may match an event of type `evt_type` on
+    /// which the boolean field `id` is false or missing. When none may, the
+    /// capture can leave such events out (see the pipeline's interest).
+    pub fn may_match_when_false(&self, evt_type: &str, id: FieldId) -> bool {
+        match self.index.get(evt_type) {
+            Some(plans) => plans.iter().any(|(_, f)| f.may_match_when_false(id)),
+            None => self.unrestricted.iter().any(|&i| {
+                self.rules[i as usize]
+                    .filter
+                    .specialize(evt_type)
+                    .may_match_when_false(id)
+            }),
+        }
     }
 
     /// The fields the active rules' conditions read, deduplicated: what the

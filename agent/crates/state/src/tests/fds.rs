@@ -328,6 +328,109 @@ fn connect_learns_local_end_from_proc() {
 }
 
 #[test]
+fn name_changed_is_a_fact_of_the_event_not_of_the_socket() {
+    let mut s = seeded();
+    apply(&mut s, Rb::sys("socket", 100).arg(0, 2).arg(1, 2).res(3));
+    let send_to = |s: &mut State, ip: [u8; 4]| {
+        apply(
+            s,
+            Rb::sys("sendto", 100)
+                .arg(0, 3)
+                .blob(4, &sin(ip, 53))
+                .res(1),
+        )
+    };
+    let changed = |s: &State, b: &[u8]| f(s, b, FieldId::FdNameChanged);
+    let b = send_to(&mut s, [10, 0, 0, 53]);
+    assert_eq!(changed(&s, &b).as_deref(), Some("true"), "a new peer");
+    assert_eq!(
+        f(&s, &b, FieldId::FdName).as_deref(),
+        Some("0.0.0.0:0->10.0.0.53:53")
+    );
+    let b = send_to(&mut s, [10, 0, 0, 53]);
+    assert_eq!(changed(&s, &b).as_deref(), Some("false"), "the same peer");
+    let b = send_to(&mut s, [10, 0, 0, 54]);
+    assert_eq!(changed(&s, &b).as_deref(), Some("true"));
+    // What the kernel leaves out when no rule needs it: a call without an
+    // address right after one that changed the name.
+    let b = apply(&mut s, Rb::sys("recvfrom", 100).arg(0, 3).res(1));
+    assert_eq!(changed(&s, &b).as_deref(), Some("false"), "no address");
+    let b = apply(&mut s, Rb::sys("sendto", 100).arg(0, 3).res(1));
+    assert_eq!(changed(&s, &b).as_deref(), Some("false"), "no address");
+}
+
+/// `BLOB_LOCAL_ADDR` as the kernel writes it: socket type, padding, sockaddr.
+fn local_blob(sock_type: u16, addr: &[u8]) -> Vec<u8> {
+    let mut v = sock_type.to_le_bytes().to_vec();
+    v.extend_from_slice(&[0, 0]);
+    v.extend_from_slice(addr);
+    v
+}
+
+#[test]
+fn the_kernels_local_end_is_used_without_reading_proc() {
+    // /proc could answer here (a real socket of this process), so the
+    // kernel's word must be what wins: it names a port /proc would not.
+    let mut s = State::new(StateConfig {
+        exe_facts: false,
+        ..Default::default()
+    });
+    let r = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let u = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    u.connect(r.local_addr().unwrap()).unwrap();
+    assert_ne!(u.local_addr().unwrap().port(), 9);
+    use std::os::fd::AsRawFd;
+    let me = std::process::id();
+    let rport = r.local_addr().unwrap().port();
+    // State never saw this socket's socket() call: its protocol comes from
+    // the kernel's socket type too.
+    let b = apply(
+        &mut s,
+        Rb::sys("connect", me)
+            .arg(0, u.as_raw_fd() as u64)
+            .blob(1, &sin([127, 0, 0, 1], rport))
+            .blob(
+                saker_abi::BLOB_LOCAL_ADDR,
+                &local_blob(2, &sin([127, 0, 0, 1], 9)),
+            )
+            .res(0),
+    );
+    assert_eq!(
+        f(&s, &b, FieldId::FdName),
+        Some(format!("127.0.0.1:9->127.0.0.1:{rport}"))
+    );
+    assert_eq!(f(&s, &b, FieldId::FdL4proto).as_deref(), Some("udp"));
+
+    let mut s = seeded();
+    // An accept on a wildcard listener: the accepted socket's own address.
+    apply(&mut s, Rb::sys("socket", 100).arg(0, 2).arg(1, 1).res(4));
+    apply(
+        &mut s,
+        Rb::sys("bind", 100)
+            .arg(0, 4)
+            .blob(1, &sin([0, 0, 0, 0], 22))
+            .res(0),
+    );
+    apply(&mut s, Rb::sys("listen", 100).arg(0, 4).res(0));
+    let b = apply(
+        &mut s,
+        Rb::sys("accept", 100)
+            .arg(0, 4)
+            .blob(1, &sin([5, 6, 7, 8], 5555))
+            .blob(
+                saker_abi::BLOB_LOCAL_ADDR,
+                &local_blob(1, &sin([10, 0, 0, 2], 22)),
+            )
+            .res(5),
+    );
+    assert_eq!(
+        f(&s, &b, FieldId::FdName).as_deref(),
+        Some("5.6.7.8:5555->10.0.0.2:22")
+    );
+    assert_eq!(f(&s, &b, FieldId::FdL4proto).as_deref(), Some("tcp"));
+}
+
+#[test]
 fn describe_lists_enriched_fields() {
     let mut s = seeded();
     let b = apply(&mut s, Rb::sys("open", 100).path(0, "/etc/passwd").res(3));

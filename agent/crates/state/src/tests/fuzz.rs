@@ -78,6 +78,19 @@ fn random_records_never_panic() {
                 rb = rb.blob(i as u8, &b);
             }
         }
+        // The blobs past the arguments: exe facts and the local address
+        // (a socket type, padding, then a sockaddr of a random family).
+        for extra in [saker_abi::BLOB_EXE, saker_abi::BLOB_LOCAL_ADDR] {
+            if rng.below(3) == 0 {
+                let len = rng.below(40) as usize;
+                let mut b: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+                if rng.below(2) == 0 && b.len() >= 6 {
+                    b[4] = pick(&mut rng, &[1, 2, 10, 17]) as u8;
+                    b[5] = 0;
+                }
+                rb = rb.blob(extra, &b);
+            }
+        }
         let b = apply(&mut s, rb);
         let rec = Record::parse(&b).unwrap();
         let v = s.view(&rec);
