@@ -245,7 +245,8 @@ impl KernelOffsets {
 
     /// Every offset the walk from a task to a socket's own address needs is
     /// known: without one the kernel would report a zero port or address
-    /// instead of nothing.
+    /// instead of nothing. (`sk_v6_rcv_saddr` is checked where it is used:
+    /// a kernel without IPv6 lacks it.)
     pub const fn has_socket_offsets(&self) -> bool {
         let all = [
             self.task_files,
@@ -260,7 +261,6 @@ impl KernelOffsets {
             self.sk_family,
             self.sk_num,
             self.sk_rcv_saddr,
-            self.sk_v6_rcv_saddr,
         ];
         let mut i = 0;
         while i < all.len() {

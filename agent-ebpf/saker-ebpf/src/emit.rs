@@ -318,10 +318,16 @@ pub fn record(
         exe_facts(&mut w, &cfg.offsets);
     }
     if kind == kind::SYSCALL {
-        if plan.flags & plan_flags::LOCAL_ADDR_RES != 0 && res >= 0 {
-            local_addr(&mut w, res, &cfg.offsets);
+        // One call site: the walk to the socket is inlined once.
+        let fd = if plan.flags & plan_flags::LOCAL_ADDR_RES != 0 && res >= 0 {
+            res
         } else if plan.flags & plan_flags::LOCAL_ADDR_ARG0 != 0 && (res == 0 || res == EINPROGRESS) {
-            local_addr(&mut w, args[0] as i32 as i64, &cfg.offsets);
+            args[0] as i32 as i64
+        } else {
+            -1
+        };
+        if fd >= 0 {
+            local_addr(&mut w, fd, &cfg.offsets);
         }
     }
     // SAFETY: hdr_ptr is the scratch map value.
@@ -466,7 +472,8 @@ fn local_addr(w: &mut Writer, fd: i64, o: &saker_abi::KernelOffsets) {
             out[8..12].copy_from_slice(&ip);
             4 + 16
         }
-        AF_INET6 => {
+        // A kernel without IPv6 has no such field; its IPv4 sockets still work.
+        AF_INET6 if o.sk_v6_rcv_saddr != saker_abi::KernelOffsets::UNKNOWN => {
             let ip: [u8; 16] = read(sk, o.sk_v6_rcv_saddr);
             out[12..28].copy_from_slice(&ip);
             4 + 28

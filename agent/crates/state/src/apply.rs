@@ -340,15 +340,20 @@ impl State {
                 port: a.port().unwrap_or(0),
             });
         }
+        // The accepted socket's own end: the listener's may be a wildcard,
+        // or unknown (a listener older than the agent, accept(fd, NULL, 0)).
+        if let Some((local, sock_type)) = rec.local_sockaddr() {
+            if ty == FdType::Unknown {
+                s.domain = local.family();
+                ty = sock_type_of(s.domain);
+            }
+            set_local(&mut s, local, sock_type);
+        }
         if s.l4proto == L4Proto::Unknown && matches!(ty, FdType::Ipv4 | FdType::Ipv6) {
             s.l4proto = L4Proto::Tcp;
         }
         s.role = Role::Server;
         s.connected = true;
-        // The accepted socket's own end: the listener's may be a wildcard.
-        if let Some((local, sock_type)) = rec.local_sockaddr() {
-            set_local(&mut s, local, sock_type);
-        }
         let name = match (&ty, self.procs.get(h.pid).and_then(|p| p.fds.get(lfd))) {
             (FdType::Unix, Some(l)) => l.name.clone(),
             _ => crate::process::empty(),

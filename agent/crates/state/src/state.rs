@@ -69,7 +69,9 @@ pub(crate) struct Cur {
     /// `enter_buf` holds the enter half of this exit.
     pub has_enter: bool,
     /// This event gave its socket a new peer (`fd.name_changed`): a fact of
-    /// the event, as in libsinsp, never of the socket.
+    /// the event, never of the socket. Set by datagram calls that name a
+    /// peer, the only events the upstream rules ask it of (libsinsp also
+    /// sets it when a connect or accept first names an fd).
     pub name_changed: bool,
 }
 

@@ -428,6 +428,22 @@ fn the_kernels_local_end_is_used_without_reading_proc() {
         Some("5.6.7.8:5555->10.0.0.2:22")
     );
     assert_eq!(f(&s, &b, FieldId::FdL4proto).as_deref(), Some("tcp"));
+
+    // accept(fd, NULL, NULL) on a listener state never saw: the kernel's
+    // local end still says what the new fd is.
+    let b = apply(
+        &mut s,
+        Rb::sys("accept", 100)
+            .arg(0, 40)
+            .blob(
+                saker_abi::BLOB_LOCAL_ADDR,
+                &local_blob(1, &sin([10, 0, 0, 3], 8080)),
+            )
+            .res(6),
+    );
+    assert_eq!(f(&s, &b, FieldId::FdTypechar).as_deref(), Some("4"));
+    assert_eq!(f(&s, &b, FieldId::FdLport).as_deref(), Some("8080"));
+    assert_eq!(f(&s, &b, FieldId::FdL4proto).as_deref(), Some("tcp"));
 }
 
 #[test]
