@@ -2,7 +2,7 @@
 //! vouch for, so a window that was fully watched before a restart is still
 //! vouched for after it (the writer keeps the tables; see `CovChange`).
 
-use rusqlite::{Connection, OptionalExtension};
+use rusqlite::Connection;
 
 use super::writer::STORE_DROP_CATEGORY;
 use crate::gate::{AgentStop, AttachInterval, Coverage, DropReport};
@@ -67,13 +67,7 @@ pub(crate) fn load(conn: &Connection) -> rusqlite::Result<Loaded> {
             });
         }
     }
-    coverage.deleted_upto_ns = conn
-        .query_row(
-            "SELECT value FROM meta WHERE key = 'coverage_pruned_upto_ns'",
-            [],
-            |r| r.get(0),
-        )
-        .optional()?;
+    coverage.deleted_upto_ns = super::schema::meta_get(conn, "coverage_pruned_upto_ns")?;
     Ok(Loaded {
         coverage,
         store_drops,

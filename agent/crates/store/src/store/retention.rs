@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection};
 
 use crate::error::StoreError;
 use crate::timefmt::now_ns;
@@ -72,14 +72,7 @@ impl RetentionPolicy {
 }
 
 pub(crate) fn load_floor(conn: &Connection) -> rusqlite::Result<i64> {
-    Ok(conn
-        .query_row(
-            "SELECT value FROM meta WHERE key = 'deleted_upto_ns'",
-            [],
-            |r| r.get(0),
-        )
-        .optional()?
-        .unwrap_or(i64::MIN))
+    Ok(super::schema::meta_get(conn, "deleted_upto_ns")?.unwrap_or(i64::MIN))
 }
 
 struct Pages {
@@ -124,11 +117,7 @@ fn delete_oldest(conn: &Connection, n: i64, before: Option<i64>) -> rusqlite::Re
          ORDER BY time_ns, id LIMIT ?2)",
         params![before, n],
     )?;
-    tx.execute(
-        "INSERT INTO meta (key, value) VALUES ('deleted_upto_ns', ?1) \
-         ON CONFLICT(key) DO UPDATE SET value = max(value, excluded.value)",
-        params![max_t],
-    )?;
+    super::schema::meta_raise(&tx, "deleted_upto_ns", max_t)?;
     tx.commit()?;
     Ok((deleted as u64, max_t))
 }

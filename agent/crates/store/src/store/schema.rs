@@ -179,6 +179,23 @@ fn check_header(path: &Path) -> Result<(), StoreError> {
 /// queue on it; when its holder is preempted on a busy machine, every
 /// query waits a scheduler slice. It was the gate's p99 under writes.
 /// Nothing here reads those statistics.
+/// A watermark kept in `meta` (`deleted_upto_ns`, `coverage_pruned_upto_ns`).
+pub(crate) fn meta_get(conn: &Connection, key: &str) -> rusqlite::Result<Option<i64>> {
+    use rusqlite::OptionalExtension;
+    conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+        .optional()
+}
+
+/// Raises a `meta` watermark to `value`; it never goes back.
+pub(crate) fn meta_raise(conn: &Connection, key: &str, value: i64) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES (?1, ?2) \
+         ON CONFLICT(key) DO UPDATE SET value = max(value, excluded.value)",
+        rusqlite::params![key, value],
+    )?;
+    Ok(())
+}
+
 pub(crate) fn configure_sqlite() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {

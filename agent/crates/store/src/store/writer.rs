@@ -649,11 +649,7 @@ fn apply_coverage(
                 "DELETE FROM coverage_drops WHERE time_ns < ?1",
                 params![cutoff],
             )?;
-            tx.execute(
-                "INSERT INTO meta (key, value) VALUES ('coverage_pruned_upto_ns', ?1) \
-                 ON CONFLICT(key) DO UPDATE SET value = max(value, excluded.value)",
-                params![cutoff],
-            )?;
+            super::schema::meta_raise(tx, "coverage_pruned_upto_ns", *cutoff)?;
         }
     }
     Ok(())
