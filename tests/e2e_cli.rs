@@ -10,10 +10,21 @@ use std::process::{Command, Output};
 use common::falco_upstream;
 
 fn saker(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_saker"))
-        .args(args)
-        .output()
-        .unwrap()
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_saker"));
+    // `saker gate` honours proxy settings, as HTTP clients do; the agents
+    // these tests ask are on loopback, which a CI host's proxy may not
+    // exempt.
+    for var in [
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.args(args).output().unwrap()
 }
 
 fn text(b: &[u8]) -> String {

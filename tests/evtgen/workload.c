@@ -331,8 +331,12 @@ static void res_fileless(struct rec *r)
 		got = read(sync[0], &e, sizeof e);
 	while (got < 0 && errno == EINTR);
 	close(sync[0]);
-	if (got > 0)
+	if (got > 0) {
 		result("error resource %s: execve: %s", r->f[1], strerror(e));
+		waitpid(pid, NULL, 0);
+		close(mfd);
+		return;
+	}
 	result("subject %d", pid);
 	if (nheld < 8)
 		held[nheld++] = pid;

@@ -55,13 +55,19 @@ pub fn cargo() -> Command {
     c
 }
 
+/// The upstream Falco rules and event-generator cases (test data, never
+/// copied here): SAKER_FALCO_UPSTREAM, else ../shared/falco-upstream.
+pub fn falco_upstream() -> std::path::PathBuf {
+    std::env::var_os("SAKER_FALCO_UPSTREAM")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("../shared/falco-upstream"))
+}
+
 /// `saker run` with the shipped config, the upstream stable rules (test data
 /// here, from SAKER_FALCO_UPSTREAM or ../shared) and our own rules.
 pub fn default_run_args() -> Vec<String> {
     let root = workspace_root();
-    let upstream = std::env::var_os("SAKER_FALCO_UPSTREAM")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| root.join("../shared/falco-upstream"));
+    let upstream = falco_upstream();
     let mut args = vec![
         "run".to_string(),
         "-c".into(),
@@ -146,6 +152,18 @@ fn main() -> Result<()> {
             std::process::exit(status.code().unwrap_or(1));
         }
         "test" => {
+            // The tests read the upstream Falco files; say where once, up
+            // front, rather than in a dozen failures later.
+            let upstream = falco_upstream();
+            let upstream = upstream.canonicalize().with_context(|| {
+                format!(
+                    "the upstream Falco test data is not at {}; set SAKER_FALCO_UPSTREAM \
+                     to the falco-upstream directory",
+                    upstream.display()
+                )
+            })?;
+            // SAFETY: single-threaded here; every test command inherits it.
+            unsafe { std::env::set_var("SAKER_FALCO_UPSTREAM", &upstream) };
             let tc = prereq::for_build()?;
             prereq::for_tests()?;
             // Formatting and lints are part of passing.

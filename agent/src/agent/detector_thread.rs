@@ -13,6 +13,7 @@ use aya::maps::{MapData, RingBuf};
 use crate::capture::reader::{Flow, Reader};
 use crate::capture::{Counters, Probe};
 use crate::pipeline::{AlertSink, Detector, RuleSet};
+use saker_state::Clock;
 
 use super::sinks::Router;
 
@@ -145,14 +146,19 @@ pub fn spawn(
                         return Report::default();
                     }
                 };
-                let mut drops = super::sinks::DropWatch::new(router.drop_policy());
+                // Heartbeats and drop times are compared with event times,
+                // so they are read on the events' clock (boot time plus the
+                // offset fixed at start), not the wall clock, which may step.
+                let event_now = |d: &Detector| d.state.clock().realtime(Clock::boot_now()) as i64;
+                let mut drops =
+                    super::sinks::DropWatch::new(router.drop_policy(), event_now(&detector));
                 let mut last_tick = Instant::now();
                 // Every event before this time has been judged and its
                 // alerts queued for the store: the start of the last drain
                 // that emptied the ring.
-                let mut drained_upto = saker_store::timefmt::now_ns() - HEARTBEAT_MARGIN_NS;
+                let mut drained_upto = event_now(&detector) - HEARTBEAT_MARGIN_NS;
                 loop {
-                    let drain_start = saker_store::timefmt::now_ns() - HEARTBEAT_MARGIN_NS;
+                    let drain_start = event_now(&detector) - HEARTBEAT_MARGIN_NS;
                     // A storm keeps the ring full; the drain hands back after a
                     // slice so drop checks, reloads and heartbeats still run.
                     let slice_end = Instant::now() + DRAIN_SLICE;
@@ -181,8 +187,9 @@ pub fn spawn(
                             // Whatever the kernel already sent is still ours to
                             // judge; bounded, since a storm keeps refilling it.
                             let stop_by = Instant::now() + FINAL_DRAIN;
+                            let final_start = event_now(&detector) - HEARTBEAT_MARGIN_NS;
                             let mut n = 0u32;
-                            reader.drain(&mut |rec| {
+                            let flow = reader.drain(&mut |rec| {
                                 detector.on_record(rec, &mut router);
                                 n = n.wrapping_add(1);
                                 if n.is_multiple_of(1024) && Instant::now() >= stop_by {
@@ -191,6 +198,20 @@ pub fn spawn(
                                     Flow::Continue
                                 }
                             });
+                            // A last heartbeat, after a last drop check: a
+                            // clean stop vouches for what it judged up to
+                            // its end, not only up to the last tick.
+                            let counters = probe.lock().ok().and_then(|p| p.counters().ok());
+                            if let (Flow::Continue, Some(c)) = (flow, counters) {
+                                drops.tick(
+                                    &c,
+                                    reader.stats().malformed,
+                                    event_now(&detector),
+                                    &shared,
+                                    &mut router,
+                                );
+                                shared.coverage.heartbeat(final_start);
+                            }
                             break;
                         }
                         Ok(Control::Rules(rules, applied)) => {
@@ -207,10 +228,9 @@ pub fn spawn(
                             *st = detector.state.stats();
                         }
                         if let Some(c) = counters {
-                            shared
-                                .malformed
-                                .store(reader.stats().malformed, Ordering::Relaxed);
-                            drops.tick(&c, &shared, &mut router);
+                            let malformed = reader.stats().malformed;
+                            shared.malformed.store(malformed, Ordering::Relaxed);
+                            drops.tick(&c, malformed, event_now(&detector), &shared, &mut router);
                             // After the drop check, so a persisted interval
                             // never ends past a loss not yet recorded.
                             shared.coverage.heartbeat(drained_upto);

@@ -149,6 +149,8 @@ pub struct DropWatch {
     last: Counters,
     tokens: f64,
     last_refill: std::time::Instant,
+    /// Records the reader could not decode, as last read (cumulative).
+    last_malformed: u64,
     /// When the counters were last read: new drops happened after it.
     last_check_ns: i64,
 }
@@ -156,19 +158,34 @@ pub struct DropWatch {
 pub const DROP_RULE: &str = "Falco internal: syscall event drop";
 
 impl DropWatch {
-    pub fn new(policy: DropPolicy) -> Self {
+    /// `now_ns`: the current time on the events' clock.
+    pub fn new(policy: DropPolicy, now_ns: i64) -> Self {
         DropWatch {
             tokens: policy.max_burst as f64,
             policy,
             last: Counters::default(),
+            last_malformed: 0,
             last_refill: std::time::Instant::now(),
-            last_check_ns: saker_store::timefmt::now_ns(),
+            last_check_ns: now_ns,
         }
     }
 
-    pub fn tick(&mut self, now: &Counters, shared: &Shared, router: &mut Router) {
-        let dropped = now.lost().saturating_sub(self.last.lost());
-        let events = now.sent.saturating_sub(self.last.sent) + dropped;
+    /// `malformed`: records the reader discarded so far; `now_ns`: the
+    /// current time on the events' clock, which drop times are compared with.
+    pub fn tick(
+        &mut self,
+        now: &Counters,
+        malformed: u64,
+        now_ns: i64,
+        shared: &Shared,
+        router: &mut Router,
+    ) {
+        let kernel = now.lost().saturating_sub(self.last.lost());
+        // A record the reader could not decode is an event lost too.
+        let bug = malformed.saturating_sub(self.last_malformed);
+        self.last_malformed = malformed;
+        let dropped = kernel + bug;
+        let events = now.sent.saturating_sub(self.last.sent) + kernel;
         let delta_ring = now.ring_full.saturating_sub(self.last.ring_full);
         let delta_stash = now.stash_full.saturating_sub(self.last.stash_full);
         let delta_faults = now.read_fault.saturating_sub(self.last.read_fault);
@@ -176,7 +193,7 @@ impl DropWatch {
         let elapsed = self.last_refill.elapsed().as_secs_f64();
         self.last_refill = std::time::Instant::now();
         self.tokens = (self.tokens + elapsed * self.policy.rate).min(self.policy.max_burst as f64);
-        let t = saker_store::timefmt::now_ns();
+        let t = now_ns;
         let since_check = std::mem::replace(&mut self.last_check_ns, t);
         if dropped == 0 {
             return;
@@ -185,7 +202,10 @@ impl DropWatch {
         // window ending before this check still sees the loss.
         shared
             .coverage
-            .dropped_between(since_check, t, dropped, "kernel");
+            .dropped_between(since_check, t, kernel, "kernel");
+        shared
+            .coverage
+            .dropped_between(since_check, t, bug, "malformed record");
         let ratio = dropped as f64 / events.max(1) as f64;
         if ratio <= self.policy.threshold || self.tokens < 1.0 {
             return;
@@ -199,6 +219,7 @@ impl DropWatch {
                     n_evts = events,
                     ring_full = delta_ring,
                     stash_full = delta_stash,
+                    malformed = bug,
                     "syscall event drop"
                 ),
                 DropAction::Alert => {
@@ -216,7 +237,7 @@ impl DropWatch {
                             "ebpf_enabled": "1",
                             "n_drops": dropped,
                             "n_drops_buffer_total": delta_ring,
-                            "n_drops_bug": 0,
+                            "n_drops_bug": bug,
                             "n_drops_page_fault": delta_faults,
                             "n_drops_scratch_map": delta_stash,
                             "n_evts": events,

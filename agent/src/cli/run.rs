@@ -92,11 +92,16 @@ async fn serve(opts: AgentOptions, duration: Option<Duration>) -> anyhow::Result
         }
     }
     drop(watcher);
-    let agent = agent
-        .lock()
-        .map_err(|_| anyhow::anyhow!("agent state poisoned"))?
-        .take()
-        .ok_or_else(|| anyhow::anyhow!("agent already stopped"))?;
+    // A reload in progress holds the lock (compiling, attaching, waiting for
+    // the detector): wait for it off the async workers, which keep serving
+    // the API meanwhile.
+    let agent = tokio::task::spawn_blocking(move || match agent.lock() {
+        Ok(mut g) => g
+            .take()
+            .ok_or_else(|| anyhow::anyhow!("agent already stopped")),
+        Err(_) => Err(anyhow::anyhow!("agent state poisoned")),
+    })
+    .await??;
     let report =
         tokio::task::spawn_blocking(move || agent.shutdown(Duration::from_secs(5))).await?;
     eprintln!("{}", serde_json::json!({"saker.shutdown": report}));

@@ -466,9 +466,15 @@ fn storm(bin: &Path, dir: &Path, loops_bin: &Path, sizes: &Sizes) -> Result<(Vec
         // Other rules' alerts go to the same file: when they made up part of
         // the count, the storm's own alerts are still arriving.
         let wait_until = Instant::now() + Duration::from_secs(5);
-        while counter.update()? - before < opens && Instant::now() < wait_until {
+        let mut seen = counter.update()?;
+        while seen - before < opens && Instant::now() < wait_until {
             std::thread::sleep(Duration::from_millis(50));
-            delivered_at = Instant::now();
+            // Delivered when the count last grew, not when we gave up.
+            let n = counter.update()?;
+            if n != seen {
+                seen = n;
+                delivered_at = Instant::now();
+            }
         }
         let (c1, _) = settled(&agent, port)?;
         let alerts = counter.update()? - before;

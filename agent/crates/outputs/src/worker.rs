@@ -217,7 +217,6 @@ fn run(
     buffered: bool,
 ) {
     let c = sh.counters.clone();
-    // An unbuffered sink's alert written but not yet flushed (more were queued behind it).
     // buffered_outputs false: alerts written but not yet flushed (more were
     // queued behind them). They count as sent, or failed, when the flush says.
     let mut deferred: u64 = 0;
@@ -251,6 +250,11 @@ fn run(
             break;
         }
         if sh.reopen.swap(false, Ordering::AcqRel) {
+            // What the old file or process still buffers is settled by its
+            // own flush: a reopen must not carry it over as sent.
+            if buffered || deferred > 0 {
+                settle(&sh, sink.flush(), std::mem::take(&mut deferred), buffered);
+            }
             match sink.reopen() {
                 Ok(()) => tracing::info!(sink = sh.name, "output reopened"),
                 Err(e) => failed(&sh, &e),
@@ -295,7 +299,9 @@ fn run(
                 if matches!(e, DeliverError::Timeout(_)) {
                     c.timeouts.fetch_add(1, Ordering::Relaxed);
                 }
-                failed_n(&sh, &e, settles.max(1));
+                // A failed delivery closes the file or process, and with it
+                // the deferred alerts it buffered: they failed too.
+                failed_n(&sh, &e, settles.max(1) + std::mem::take(&mut deferred));
             }
         }
         c.pending.fetch_sub(1, Ordering::AcqRel);

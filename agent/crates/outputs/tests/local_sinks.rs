@@ -74,6 +74,56 @@ fn an_unbuffered_sink_counts_alerts_lost_in_a_failed_flush_as_failed() {
     assert_eq!((s.sent, s.failed), (0, 300), "{r:?}");
 }
 
+/// Passes writes on, except calls `fail` (a disk that fills and is freed
+/// again); keeps what it passed on.
+struct Flaky {
+    calls: usize,
+    fail: std::ops::Range<usize>,
+    got: Capture,
+}
+
+impl std::io::Write for Flaky {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.calls += 1;
+        if self.calls == 1 {
+            // Slow at first, so that alerts queue up and are written as a batch.
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        if self.fail.contains(&self.calls) {
+            return Err(std::io::Error::other("no space left on device"));
+        }
+        self.got.write(b)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn alerts_buffered_when_a_write_fails_count_as_failed_not_sent() {
+    let mut cfg = quiet_config();
+    cfg.stdout_output.enabled = true;
+    cfg.json_output = true;
+    let got = Capture::default();
+    let flaky = Flaky {
+        calls: 0,
+        fail: 2..4,
+        got: got.clone(),
+    };
+    let out = Outputs::start_with_stdout(&cfg, Box::new(flaky)).unwrap();
+    const N: u64 = 3000;
+    for i in 0..N {
+        out.send(alert(i, 4));
+    }
+    let r = out.shutdown(WAIT);
+    let s = &out.stats()[0];
+    let arrived = got.text().lines().count() as u64;
+    assert!(s.failed > 0, "the writer failed twice: {s:?}");
+    // Exactly what arrived is sent; the rest is accounted for.
+    assert_eq!(s.sent, arrived, "{s:?} {r:?}");
+    assert_eq!(s.sent + s.failed + s.dropped_queue_full, N, "{s:?} {r:?}");
+}
+
 #[test]
 fn buffered_stdout_flushes_when_idle() {
     let mut cfg = quiet_config();

@@ -47,11 +47,13 @@ pub(crate) fn open_flags(rec: &Record<'_>, sc: Sc) -> (u32, u32) {
 /// The kernel's word on a socket's own end (and, when state missed its
 /// socket() call, its protocol).
 fn set_local(sock: &mut SockInfo, local: SockAddr<'_>, sock_type: u32) {
-    if let Some(ip) = local.ip() {
-        sock.local = Some(crate::decode::Endpoint {
-            ip,
-            port: local.port().unwrap_or(0),
-        });
+    // 0.0.0.0:0 says nothing (a socket disconnected by AF_UNSPEC, say):
+    // keep what is known, and let /proc answer if nothing is.
+    if let Some(ep) = local
+        .endpoint()
+        .filter(|e| !e.ip.is_unspecified() || e.port != 0)
+    {
+        sock.local = Some(ep);
     }
     if sock.l4proto == L4Proto::Unknown {
         sock.l4proto = L4Proto::from_socket(sock_type, 0);
@@ -335,10 +337,7 @@ impl State {
             if ty == FdType::Unknown {
                 ty = sock_type_of(s.domain);
             }
-            s.remote = a.ip().map(|ip| crate::decode::Endpoint {
-                ip,
-                port: a.port().unwrap_or(0),
-            });
+            s.remote = a.endpoint();
         }
         // The accepted socket's own end: the listener's may be a wildcard,
         // or unknown (a listener older than the agent, accept(fd, NULL, 0)).
@@ -363,6 +362,8 @@ impl State {
         f.sock = Some(Box::new(s));
         f.refresh_sock_name();
         self.put_fd(h.pid, h.res as i32, f);
+        // A new fd with a name, as libsinsp reports it.
+        self.cur.name_changed = true;
     }
 
     /// A connect that succeeded (or is in progress) to `addr`; `local` is
@@ -393,14 +394,28 @@ impl State {
                 sock.role = role;
                 sock.connected = connected;
             }
+            SockAddr::Other(crate::decode::AF_UNSPEC) => {
+                // connect(AF_UNSPEC) dissolves a datagram socket's
+                // association: it is unconnected again, and its next
+                // addressed datagram names a peer anew. The kernel also
+                // forgets the local end that connect chose (one bind set
+                // stays).
+                if let Some(sock) = f.sock.as_mut() {
+                    sock.connected = false;
+                    sock.remote = None;
+                    if sock.role != Role::Server {
+                        sock.local = None;
+                        sock.role = Role::Unknown;
+                    }
+                    f.refresh_sock_name();
+                }
+            }
             a => {
+                let before = f.name.clone();
                 let sock = f.sock.get_or_insert_with(Default::default);
                 sock.domain = a.family();
-                if let Some(ip) = a.ip() {
-                    sock.remote = Some(crate::decode::Endpoint {
-                        ip,
-                        port: a.port().unwrap_or(0),
-                    });
+                if let Some(ep) = a.endpoint() {
+                    sock.remote = Some(ep);
                 }
                 sock.role = role;
                 sock.connected = connected;
@@ -440,6 +455,7 @@ impl State {
                 }
                 if let Some(f) = self.procs.get_mut(pid).and_then(|p| p.fds.get_mut(fd)) {
                     f.refresh_sock_name();
+                    self.cur.name_changed = f.name != before;
                 }
             }
         }
@@ -455,11 +471,8 @@ impl State {
             }
             a => {
                 let sock = f.sock.get_or_insert_with(Default::default);
-                if let Some(ip) = a.ip() {
-                    sock.local = Some(crate::decode::Endpoint {
-                        ip,
-                        port: a.port().unwrap_or(0),
-                    });
+                if let Some(ep) = a.endpoint() {
+                    sock.local = Some(ep);
                 }
                 sock.role = Role::Server;
                 f.refresh_sock_name();
@@ -473,12 +486,8 @@ impl State {
         let Some(f) = self.fd_mut(pid, fd) else {
             return;
         };
-        let Some(ip) = addr.ip() else {
+        let Some(ep) = addr.endpoint() else {
             return;
-        };
-        let ep = crate::decode::Endpoint {
-            ip,
-            port: addr.port().unwrap_or(0),
         };
         let sock = f.sock.get_or_insert_with(Default::default);
         if sock.connected && sock.role != Role::Unknown {

@@ -7,6 +7,7 @@ use core::fmt;
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use saker_abi::Record;
 
+pub const AF_UNSPEC: u16 = 0;
 pub const AF_UNIX: u16 = 1;
 pub const AF_INET: u16 = 2;
 pub const AF_INET6: u16 = 10;
@@ -70,6 +71,14 @@ impl<'a> SockAddr<'a> {
             SockAddr::Inet6(ip, _) => Some(IpAddr::V6(*ip)),
             _ => None,
         }
+    }
+
+    /// An IP address and port, for the IPv4 and IPv6 forms.
+    pub fn endpoint(&self) -> Option<Endpoint> {
+        Some(Endpoint {
+            ip: self.ip()?,
+            port: self.port().unwrap_or(0),
+        })
     }
 
     pub fn port(&self) -> Option<u16> {

@@ -331,16 +331,15 @@ impl State {
         }
         let key = (p.pidns, p.container_id.clone());
         if !self.upper_cache.contains_key(&key) {
-            // A namespace that told us nothing a moment ago (still at the host's
-            // root, init gone) is not asked again on every exec: the look costs
-            // a scan of the process table.
-            if self
+            // A namespace whose init told us nothing a moment ago (still at
+            // the host's root, or gone) is not asked again on every exec:
+            // finding its init costs a scan of the process table. The
+            // process's own look is always made, so a new container's first
+            // dropped binary is not missed behind the throttle.
+            let throttled = self
                 .upper_retry
                 .get(&key)
-                .is_some_and(|t| t.elapsed() < UPPER_RETRY)
-            {
-                return;
-            }
+                .is_some_and(|t| t.elapsed() < UPPER_RETRY);
             // A process already gone (or a zombie) tells us nothing about its
             // namespace's root: caching "none" from it would blind the rule
             // for every later process of the container. When it is gone, the
@@ -351,15 +350,18 @@ impl State {
                     .find(|q| q.pidns == key.0 && q.vpid == 1 && !q.exited)
                     .map(|q| q.pid)
             };
-            let Some(up) = self
-                .procfs
-                .overlay_upperdir(pid)
-                .or_else(|| self.procfs.overlay_upperdir(ns_init()?))
-            else {
-                if self.upper_retry.len() > 4096 {
-                    self.upper_retry.clear();
+            let Some(up) = self.procfs.overlay_upperdir(pid).or_else(|| {
+                if throttled {
+                    return None;
                 }
-                self.upper_retry.insert(key, std::time::Instant::now());
+                self.procfs.overlay_upperdir(ns_init()?)
+            }) else {
+                if !throttled {
+                    if self.upper_retry.len() > 4096 {
+                        self.upper_retry.clear();
+                    }
+                    self.upper_retry.insert(key, std::time::Instant::now());
+                }
                 return;
             };
             self.upper_retry.remove(&key);

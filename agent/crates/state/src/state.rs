@@ -68,10 +68,10 @@ pub(crate) struct Cur {
     pub fd_override: Option<FdInfo>,
     /// `enter_buf` holds the enter half of this exit.
     pub has_enter: bool,
-    /// This event gave its socket a new peer (`fd.name_changed`): a fact of
-    /// the event, never of the socket. Set by datagram calls that name a
-    /// peer, the only events the upstream rules ask it of (libsinsp also
-    /// sets it when a connect or accept first names an fd).
+    /// This event gave its fd a new name (`fd.name_changed`): a fact of the
+    /// event, never of the socket. Set, as libsinsp sets it, by a datagram
+    /// call that names a new peer, a connect that renames its socket, and
+    /// an accept (a new fd with a name).
     pub name_changed: bool,
 }
 

@@ -60,20 +60,21 @@ impl CoverageTracker {
             let mut attached = old.attached;
             attached.append(&mut c.attached);
             c.attached = attached;
+            c.deleted_upto_ns = c.deleted_upto_ns.max(old.deleted_upto_ns);
+            // Whatever this run already knew goes to disk too; only this
+            // run's drops, since the store adds a persisted drop's count to
+            // the one it holds (re-sending the loaded ones would double them).
+            if let Some(a) = c.attached.last().filter(|a| a.end_ns.is_none()) {
+                sink.push(CovChange::Attach(a.start_ns));
+            }
+            let kept_from = c.deleted_upto_ns.unwrap_or(i64::MIN);
+            for d in c.drops.iter().filter(|d| d.time_ns >= kept_from) {
+                sink.push(CovChange::Drop(d.clone()));
+            }
             let mut drops = old.drops;
             drops.append(&mut c.drops);
             c.drops = drops;
             c.stops.extend(old.stops);
-            c.deleted_upto_ns = c.deleted_upto_ns.max(old.deleted_upto_ns);
-            // Whatever this run already knew goes to disk too.
-            if let Some(a) = c.attached.last().filter(|a| a.end_ns.is_none()) {
-                sink.push(CovChange::Attach(a.start_ns));
-            }
-            for d in &c.drops {
-                if d.time_ns >= c.deleted_upto_ns.unwrap_or(i64::MIN) {
-                    sink.push(CovChange::Drop(d.clone()));
-                }
-            }
         });
     }
 
@@ -173,7 +174,9 @@ impl CoverageTracker {
                     // would hide the later ones from a window starting
                     // between them); `first_ns` bounds them from below.
                     d.time_ns = d.time_ns.max(last_ns);
-                    d.first_ns = Some(d.first_ns.unwrap_or(first_ns).min(first_ns));
+                    // An unknown start stays unknown (the whole minute),
+                    // as the store merges it.
+                    d.first_ns = d.first_ns.map(|f| f.min(first_ns));
                 }
                 None => c.drops.push(report(last_ns, first_ns)),
             }

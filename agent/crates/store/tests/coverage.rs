@@ -142,6 +142,46 @@ fn coverage_survives_a_clean_restart_and_the_gap_is_skipped() {
 }
 
 #[test]
+fn persisted_drops_keep_their_count_across_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let drops = |store: &Store| {
+        let mut d: Vec<(i64, u64)> = store
+            .persisted_coverage()
+            .drops
+            .iter()
+            .map(|d| (d.time_ns, d.count))
+            .collect();
+        d.sort();
+        d
+    };
+    for run in 0..4 {
+        let store = Store::open(cfg(dir.path())).unwrap();
+        let t = CoverageTracker::new(KEEP);
+        if run == 1 {
+            // Known before the store was opened: persisted once, too.
+            t.dropped(T0 + 250 * SEC, 2, "kernel");
+        }
+        t.persist_to(&store);
+        if run == 0 {
+            t.attached(T0);
+            t.dropped(T0 + 90 * SEC, 3, "kernel");
+            t.heartbeat(T0 + 100 * SEC);
+        }
+        store.flush().unwrap();
+        store.close();
+        drop(store);
+        let store = Store::open(cfg(dir.path())).unwrap();
+        let want: &[(i64, u64)] = if run == 0 {
+            &[(T0 + 90 * SEC, 3)]
+        } else {
+            &[(T0 + 90 * SEC, 3), (T0 + 250 * SEC, 2)]
+        };
+        assert_eq!(drops(&store), want, "after run {run}");
+        store.close();
+    }
+}
+
+#[test]
 fn heartbeats_do_not_outrun_alerts_and_only_attached_runs_count() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(cfg(dir.path())).unwrap();

@@ -284,9 +284,13 @@ fn contradictory(conj: &[Node]) -> bool {
 
 /// Fields that yield at most one value, so `f = a` and `f = b` exclude
 /// each other. Fields that match on any of several values (`fd.ip`,
-/// `proc.aname` without an index, label lists) are left out.
+/// `proc.aname` without an index, label lists) are left out; so is
+/// `fd.proto`, a string that holds the client's and the server's protocol.
 fn single_valued(f: &crate::fields::FieldRef) -> bool {
-    use crate::fields::{ArgKind, FieldType};
+    use crate::fields::{ArgKind, FieldId, FieldType};
     let info = f.id.info();
-    info.ty == FieldType::Str && info.arg == ArgKind::None && f.arg == FieldArg::None
+    info.ty == FieldType::Str
+        && info.arg == ArgKind::None
+        && f.arg == FieldArg::None
+        && f.id != FieldId::FdProto
 }

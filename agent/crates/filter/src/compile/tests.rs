@@ -603,6 +603,9 @@ fn contradictory_conjunctions_fold_to_never() {
         // Fields with several values can equal two constants at once.
         "fd.port = 443 and fd.port = 51000",
         "proc.aname = sshd and proc.aname = systemd",
+        // A string that holds the client's and the server's protocol.
+        "fd.proto = ssh and fd.proto != ssh",
+        "fd.proto = http and fd.proto = ssh",
     ] {
         assert!(!never(cond), "{cond:?}");
     }
@@ -613,6 +616,9 @@ fn contradictory_conjunctions_fold_to_never() {
     assert!(m("not fd.l4proto != tcp and not fd.l4proto = tcp", &e));
     assert!(m("fd.port = 443 and fd.port = 51000", &e));
     assert!(m("proc.aname = sshd and proc.aname = systemd", &e));
+    let both = e.clone().with_list("fd.proto", &["http", "ssh"]);
+    assert!(m("fd.proto = ssh and fd.proto != ssh", &both));
+    assert!(m("fd.proto = http and fd.proto = ssh", &both));
     let udp = e.clone().with("fd.l4proto", "udp");
     assert!(!m("fd.l4proto = tcp and fd.l4proto != tcp", &udp));
     assert!(m("fd.l4proto = udp and fd.l4proto != tcp", &udp));

@@ -359,6 +359,79 @@ fn name_changed_is_a_fact_of_the_event_not_of_the_socket() {
     assert_eq!(changed(&s, &b).as_deref(), Some("false"), "no address");
 }
 
+#[test]
+fn connect_names_the_socket_and_af_unspec_dissolves_it() {
+    let mut s = seeded();
+    apply(&mut s, Rb::sys("socket", 100).arg(0, 2).arg(1, 2).res(3));
+    let connect = |s: &mut State, addr: &[u8], local: &[u8]| {
+        apply(
+            s,
+            Rb::sys("connect", 100)
+                .arg(0, 3)
+                .blob(1, addr)
+                .blob(saker_abi::BLOB_LOCAL_ADDR, &local_blob(2, local))
+                .res(0),
+        )
+    };
+    let changed = |s: &State, b: &[u8]| f(s, b, FieldId::FdNameChanged);
+    let b = connect(&mut s, &sin([10, 0, 0, 53], 53), &sin([10, 0, 0, 9], 4000));
+    assert_eq!(changed(&s, &b).as_deref(), Some("true"), "connect names it");
+    assert_eq!(
+        f(&s, &b, FieldId::FdName).as_deref(),
+        Some("10.0.0.9:4000->10.0.0.53:53")
+    );
+    assert_eq!(f(&s, &b, FieldId::FdConnected).as_deref(), Some("true"));
+    // Connected: an addressed send names no new peer.
+    let send_to = |s: &mut State, ip: [u8; 4]| {
+        apply(
+            s,
+            Rb::sys("sendto", 100)
+                .arg(0, 3)
+                .blob(4, &sin(ip, 53))
+                .res(1),
+        )
+    };
+    let b = send_to(&mut s, [10, 0, 0, 54]);
+    assert_eq!(changed(&s, &b).as_deref(), Some("false"));
+    // connect(AF_UNSPEC): unconnected, and the next addressed datagram
+    // names a new peer.
+    let unspec = [0u8; 16];
+    let b = connect(&mut s, &unspec, &sin([0, 0, 0, 0], 0));
+    assert_eq!(f(&s, &b, FieldId::FdConnected).as_deref(), Some("false"));
+    let b = send_to(&mut s, [10, 0, 0, 54]);
+    assert_eq!(changed(&s, &b).as_deref(), Some("true"));
+    assert_eq!(
+        f(&s, &b, FieldId::FdName).as_deref(),
+        Some("0.0.0.0:0->10.0.0.54:53")
+    );
+
+    // A local end of 0.0.0.0:0 from the kernel (an unreadable socket) says
+    // nothing: the one bind named stays.
+    apply(&mut s, Rb::sys("socket", 100).arg(0, 2).arg(1, 2).res(5));
+    apply(
+        &mut s,
+        Rb::sys("bind", 100)
+            .arg(0, 5)
+            .blob(1, &sin([10, 0, 0, 9], 5000))
+            .res(0),
+    );
+    let b = apply(
+        &mut s,
+        Rb::sys("connect", 100)
+            .arg(0, 5)
+            .blob(1, &sin([10, 0, 0, 53], 53))
+            .blob(
+                saker_abi::BLOB_LOCAL_ADDR,
+                &local_blob(2, &sin([0, 0, 0, 0], 0)),
+            )
+            .res(0),
+    );
+    assert_eq!(
+        f(&s, &b, FieldId::FdName).as_deref(),
+        Some("10.0.0.9:5000->10.0.0.53:53")
+    );
+}
+
 /// `BLOB_LOCAL_ADDR` as the kernel writes it: socket type, padding, sockaddr.
 fn local_blob(sock_type: u16, addr: &[u8]) -> Vec<u8> {
     let mut v = sock_type.to_le_bytes().to_vec();

@@ -35,12 +35,19 @@ fn split(field: &str) -> (&str, Option<&str>) {
 
 #[test]
 fn every_upstream_field_has_a_value_somewhere() {
-    let Ok(tsv) = std::fs::read_to_string("../../../../shared/falco-upstream/fields_used.tsv")
-        .or_else(|_| std::fs::read_to_string("/work/shared/falco-upstream/fields_used.tsv"))
-    else {
-        eprintln!("fields_used.tsv not found; skipping");
-        return;
-    };
+    let dir = std::env::var_os("SAKER_FALCO_UPSTREAM")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../../../shared/falco-upstream")
+        });
+    let path = dir.join("fields_used.tsv");
+    let tsv = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}; set SAKER_FALCO_UPSTREAM to the falco-upstream directory",
+            path.display()
+        )
+    });
     let mut wanted = Vec::new();
     for line in tsv.lines().skip(1) {
         let name = line.split('\t').next().unwrap_or("");

@@ -171,14 +171,6 @@ fn check_header(path: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Process-wide SQLite settings, applied before the first connection.
-///
-/// Memory statistics off: with them on (SQLite's default) every allocation
-/// and free takes one global mutex, and the readers (whose page cache is
-/// rebuilt at each query while the writer commits) and the writer then
-/// queue on it; when its holder is preempted on a busy machine, every
-/// query waits a scheduler slice. It was the gate's p99 under writes.
-/// Nothing here reads those statistics.
 /// A watermark kept in `meta` (`deleted_upto_ns`, `coverage_pruned_upto_ns`).
 pub(crate) fn meta_get(conn: &Connection, key: &str) -> rusqlite::Result<Option<i64>> {
     use rusqlite::OptionalExtension;
@@ -196,6 +188,14 @@ pub(crate) fn meta_raise(conn: &Connection, key: &str, value: i64) -> rusqlite::
     Ok(())
 }
 
+/// Process-wide SQLite settings, applied before the first connection.
+///
+/// Memory statistics off: with them on (SQLite's default) every allocation
+/// and free takes one global mutex, and the readers (whose page cache is
+/// rebuilt at each query while the writer commits) and the writer then
+/// queue on it; when its holder is preempted on a busy machine, every
+/// query waits a scheduler slice. It was the gate's p99 under writes.
+/// Nothing here reads those statistics.
 pub(crate) fn configure_sqlite() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {

@@ -538,7 +538,16 @@ impl WriterState {
         // the highest, keeping ids unique across retention emptying the table).
         let first_id = self.last_id + 1;
         for (c, chunk) in batch.chunks(ROWS_PER_INSERT).enumerate() {
-            let mut stmt = tx.prepare_cached(&insert_sql(chunk.len()))?;
+            // The full chunk's SQL is built once; it is the cache's key.
+            static FULL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+            let rest;
+            let sql = if chunk.len() == ROWS_PER_INSERT {
+                FULL.get_or_init(|| insert_sql(ROWS_PER_INSERT)).as_str()
+            } else {
+                rest = insert_sql(chunk.len());
+                rest.as_str()
+            };
+            let mut stmt = tx.prepare_cached(sql)?;
             let mut col = 1;
             for (i, a) in chunk.iter().enumerate() {
                 let dim = self.dims.resolve(&tx, a)?;
@@ -558,12 +567,31 @@ impl WriterState {
             }
             stmt.raw_execute()?;
         }
+        // The heartbeat extends the interval it was sent in: a new attach in
+        // this commit that started by then, or else the one open before the
+        // changes (a detach among them must not swallow the last heartbeat).
+        let in_new = heartbeat.is_some_and(|t| {
+            coverage
+                .iter()
+                .any(|c| matches!(c, CovChange::Attach(start) if *start <= t))
+        });
+        let beat = |tx: &rusqlite::Transaction<'_>, open: Option<i64>| match (heartbeat, open) {
+            (Some(t), Some(id)) => tx
+                .prepare_cached(
+                    "UPDATE coverage_attach SET end_ns = max(end_ns, ?1) WHERE id = ?2",
+                )?
+                .execute(params![t, id])
+                .map(drop),
+            _ => Ok(()),
+        };
+        if !in_new {
+            beat(&tx, self.open_attach)?;
+        }
         for c in coverage {
             apply_coverage(&tx, &mut self.open_attach, c)?;
         }
-        if let (Some(t), Some(id)) = (heartbeat, self.open_attach) {
-            tx.prepare_cached("UPDATE coverage_attach SET end_ns = max(end_ns, ?1) WHERE id = ?2")?
-                .execute(params![t, id])?;
+        if in_new {
+            beat(&tx, self.open_attach)?;
         }
         tx.commit()?;
         let count = batch.len() as u64;
