@@ -195,11 +195,31 @@ pub fn saker_sys_exit(ctx: TracePointContext) -> u32 {
 #[inline(always)]
 fn record_nr(ctx: &TracePointContext, cfg: &Config) -> Option<u32> {
     // SAFETY: reading our own tracepoint record at an offset tracefs gave us.
-    let nr: i32 = unsafe { ctx.read_at(cfg.tp_nr_off as usize) }.ok()?;
+    let nr: i32 = tp_field(ctx, cfg.tp_nr_off, USUAL_NR_OFF)?;
     if nr < 0 || nr as usize >= MAX_SYSCALLS {
         return None;
     }
     Some(nr as u32)
+}
+
+/// Where tracefs has put `__syscall_nr` and the exit's `ret` on every kernel
+/// since syscall tracepoints exist (after the 8 bytes of common fields).
+const USUAL_NR_OFF: usize = 8;
+const USUAL_RET_OFF: usize = 16;
+
+/// A field of our tracepoint record at the offset tracefs gave. The verifier
+/// allows a direct load from the record only at a constant offset, so the
+/// usual layout gets one (a probe-read helper call costs about 15 ns); any
+/// other layout is read through the helper.
+#[inline(always)]
+fn tp_field<T: Copy>(ctx: &TracePointContext, off: u32, usual: usize) -> Option<T> {
+    if off as usize == usual {
+        // SAFETY: tracefs says the field is at `usual` in our record.
+        Some(unsafe { *(aya_ebpf::EbpfContext::as_ptr(ctx).add(usual) as *const T) })
+    } else {
+        // SAFETY: reading our own tracepoint record at an offset tracefs gave us.
+        unsafe { ctx.read_at(off as usize) }.ok()
+    }
 }
 
 #[inline(always)]
@@ -216,8 +236,7 @@ fn try_sys_exit(ctx: &TracePointContext) -> Option<()> {
     if ids.tgid == cfg.self_tgid {
         return None;
     }
-    // SAFETY: our own record, offset from tracefs.
-    let res: i64 = unsafe { ctx.read_at(cfg.tp_exit_ret_off as usize) }.ok()?;
+    let res: i64 = tp_field(ctx, cfg.tp_exit_ret_off, USUAL_RET_OFF)?;
 
     if cfg.args_at_exit() {
         let plan = plan(exit_nr)?;
