@@ -335,6 +335,16 @@ pub struct Config {
     /// poll on a short timer): a wakeup per record costs more than the record.
     pub wakeup_bytes: u32,
     pub offsets: KernelOffsets,
+    /// Where the exit program finds the syscall arguments in the task's
+    /// saved user registers (`struct pt_regs`), so a syscall without
+    /// `plan_flags::AT_ENTER` needs no enter program: it reads
+    /// `REGS_SPAN` bytes from `regs_base`, and argument `i` is the u64 at
+    /// slot `regs_slots[i]` of that window. `UNKNOWN` (BTF lacked a
+    /// register) means arguments come from the enter tracepoint, as for
+    /// execve. Set by [`Config::set_arg_regs`].
+    pub regs_base: u32,
+    pub _regs_pad: u32,
+    pub regs_slots: [u8; 8],
 }
 
 impl Config {
@@ -348,8 +358,47 @@ impl Config {
         tp_nr_off: 8,
         wakeup_bytes: 0,
         offsets: KernelOffsets::ALL_UNKNOWN,
+        regs_base: KernelOffsets::UNKNOWN,
+        _regs_pad: 0,
+        regs_slots: [0; 8],
     };
+
+    /// Whether the exit program reads arguments from the saved registers.
+    pub const fn args_at_exit(&self) -> bool {
+        self.regs_base != KernelOffsets::UNKNOWN
+    }
+
+    /// Sets where the six syscall arguments live in `struct pt_regs`, from
+    /// their byte offsets (BTF) and the struct's size. Returns false, and
+    /// leaves arguments to the enter program, when they do not all fit in
+    /// one aligned `REGS_SPAN` window inside the struct.
+    pub fn set_arg_regs(&mut self, offsets: [u32; 6], pt_regs_size: u32) -> bool {
+        self.regs_base = KernelOffsets::UNKNOWN;
+        let mut lo = u32::MAX;
+        let mut hi = 0;
+        for off in offsets {
+            if off == KernelOffsets::UNKNOWN || off % 8 != 0 || off.saturating_add(8) > pt_regs_size
+            {
+                return false;
+            }
+            lo = lo.min(off);
+            hi = hi.max(off + 8);
+        }
+        if hi - lo > REGS_SPAN as u32 || pt_regs_size < REGS_SPAN as u32 {
+            return false;
+        }
+        // The window must stay inside the struct: slide it down if needed.
+        let base = lo.min(pt_regs_size - REGS_SPAN as u32) & !7;
+        for (slot, off) in self.regs_slots.iter_mut().zip(offsets) {
+            *slot = ((off - base) / 8) as u8;
+        }
+        self.regs_base = base;
+        true
+    }
 }
+
+/// Bytes of `struct pt_regs` the exit program copies to find the arguments.
+pub const REGS_SPAN: usize = 64;
 
 /// Names of the maps and programs in the eBPF object, so both sides agree.
 pub mod names {
@@ -388,5 +437,29 @@ mod tests {
         assert_eq!(HEADER_SIZE % 8, 0);
         assert_eq!(BLOB_HEADER_SIZE, 4);
         const { assert!(SCRATCH_SIZE >= MAX_EVENT_SIZE + STR_MAX) };
+        // No padding: the map value is copied byte for byte.
+        assert_eq!(core::mem::size_of::<Config>(), 216);
+    }
+
+    #[test]
+    fn arg_regs_window() {
+        // x86_64: di, si, dx, r10, r8, r9 in a 168-byte pt_regs.
+        let mut c = Config::DEFAULT;
+        assert!(!c.args_at_exit());
+        assert!(c.set_arg_regs([112, 104, 96, 56, 72, 64], 168));
+        assert!(c.args_at_exit());
+        assert_eq!(c.regs_base, 56);
+        assert_eq!(&c.regs_slots[..6], &[7, 6, 5, 0, 2, 1]);
+        // Near the end of the struct, the window slides down.
+        assert!(c.set_arg_regs([120, 128, 136, 144, 152, 160], 168));
+        assert_eq!(c.regs_base, 104);
+        assert_eq!(&c.regs_slots[..6], &[2, 3, 4, 5, 6, 7]);
+        // Unknown, misaligned, too spread out, or outside: not used.
+        let u = KernelOffsets::UNKNOWN;
+        assert!(!c.set_arg_regs([u, 104, 96, 56, 72, 64], 168));
+        assert!(!c.args_at_exit());
+        assert!(!c.set_arg_regs([113, 104, 96, 56, 72, 64], 168));
+        assert!(!c.set_arg_regs([0, 104, 96, 56, 72, 64], 168));
+        assert!(!c.set_arg_regs([112, 104, 96, 56, 72, 168], 168));
     }
 }

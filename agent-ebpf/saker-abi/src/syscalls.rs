@@ -100,6 +100,10 @@ pub mod plan_flags {
     /// On a successful exit, add `BLOB_LOCAL_ADDR` for the socket the call
     /// returned (accept, accept4).
     pub const LOCAL_ADDR_RES: u8 = 64;
+    /// The record is the header alone: no argument makes a blob and no
+    /// local address is added. Set by [`SyscallDef::plan`] from the table;
+    /// the kernel writes such a record straight into the ring buffer.
+    pub const NO_BLOBS: u8 = 128;
 }
 
 /// The `PLANS` map value for one syscall number.
@@ -138,6 +142,16 @@ impl SyscallDef {
                 aux: self.args[i].1,
             };
             i += 1;
+        }
+        let mut blobs =
+            self.flags & (plan_flags::LOCAL_ADDR_ARG0 | plan_flags::LOCAL_ADDR_RES) != 0;
+        let mut i = 0;
+        while i < self.args.len() {
+            blobs |= self.args[i].0.has_blob();
+            i += 1;
+        }
+        if !blobs {
+            plan.flags |= plan_flags::NO_BLOBS;
         }
         plan
     }
@@ -442,5 +456,20 @@ mod tests {
         assert_eq!(plan.args[1].aux, 2);
         assert_ne!(plan.flags & plan_flags::KNOWN, 0);
         assert_ne!(by_name("execve").unwrap().plan().flags & AT_ENTER, 0);
+    }
+
+    #[test]
+    fn no_blobs_flag_follows_the_arguments() {
+        let no_blobs = |n: &str| by_name(n).unwrap().plan().flags & plan_flags::NO_BLOBS != 0;
+        assert!(no_blobs("getppid"));
+        assert!(no_blobs("close"));
+        assert!(no_blobs("fork"));
+        assert!(!no_blobs("openat"));
+        assert!(!no_blobs("read"));
+        assert!(!no_blobs("clone3"));
+        // No blob argument, but the exit adds the socket's own address.
+        assert!(!no_blobs("connect"));
+        assert!(!no_blobs("accept"));
+        assert!(!no_blobs("execve"));
     }
 }

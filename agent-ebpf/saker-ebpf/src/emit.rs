@@ -8,8 +8,9 @@
 
 use aya_ebpf::bindings::{BPF_RB_AVAIL_DATA, BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP};
 use aya_ebpf::helpers::generated::{
-    bpf_get_smp_processor_id, bpf_ktime_get_boot_ns, bpf_probe_read_user,
-    bpf_probe_read_user_str, bpf_ringbuf_output, bpf_ringbuf_query,
+    bpf_get_current_cgroup_id, bpf_get_current_comm, bpf_get_smp_processor_id, bpf_ktime_get_boot_ns,
+    bpf_probe_read_user, bpf_probe_read_user_str, bpf_ringbuf_output, bpf_ringbuf_query,
+    bpf_ringbuf_reserve, bpf_ringbuf_submit,
 };
 use saker_abi::{
     blob_flags, counter, hdr_flags, kind, plan_flags, ArgKind, Config, EventHeader, SyscallPlan,
@@ -29,6 +30,9 @@ pub enum Phase {
     Exit,
     /// Header only.
     Header,
+    /// Header only, the arguments unknown (they could not be read at exit):
+    /// flagged `NO_ENTER`, as when the enter half is missing.
+    NoArgs,
 }
 
 const OFF_MASK: usize = MAX_EVENT_SIZE - 1;
@@ -249,27 +253,11 @@ impl Writer {
     }
 }
 
-/// Builds and submits one record. `args` are the raw syscall arguments.
+/// The fields every record has.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-pub fn record(
-    cfg: &Config,
-    kind: u8,
-    nr: u32,
-    args: &[u64; 6],
-    res: i64,
-    plan: &SyscallPlan,
-    phase: Phase,
-    ids: &Ids,
-    ns: NsIds,
-) {
-    let Some(scratch) = SCRATCH.get_ptr_mut(0) else {
-        return;
-    };
-    // SAFETY: the scratch value is ours for the duration of this program run.
-    let buf = unsafe { (*scratch).buf.as_mut_ptr() };
-    let hdr = unsafe { &mut *(buf as *mut EventHeader) };
-
+fn fill_header(hdr: &mut EventHeader, kind: u8, nr: u32, args: &[u64; 6], res: i64, ids: &Ids, ns: NsIds) {
+    hdr.len = HEADER_SIZE as u32;
     hdr.kind = kind;
     hdr.nblobs = 0;
     hdr.flags = 0;
@@ -290,13 +278,98 @@ pub fn record(
     hdr.loginuid = u32::MAX;
     hdr.tty = 0;
     // SAFETY: helper without arguments.
-    hdr.cgroup_id = unsafe { aya_ebpf::helpers::generated::bpf_get_current_cgroup_id() };
+    hdr.cgroup_id = unsafe { bpf_get_current_cgroup_id() };
     hdr.res = res;
     hdr.args = *args;
     hdr.cap_effective = 0;
     hdr.cap_permitted = 0;
     hdr.cap_inheritable = 0;
-    hdr.comm = aya_ebpf::helpers::bpf_get_current_comm().unwrap_or([0; 16]);
+    // SAFETY: the helper writes 16 bytes (zeroed on failure) into the header.
+    unsafe { bpf_get_current_comm(hdr.comm.as_mut_ptr() as *mut _, 16) };
+}
+
+/// Batch wakeups: the reader polls on a timer anyway, so only a filling ring
+/// needs to wake it now.
+#[inline(always)]
+fn wakeup_flags(cfg: &Config) -> u64 {
+    // SAFETY: querying our own ring buffer map.
+    let pending = unsafe { bpf_ringbuf_query(&EVENTS as *const _ as *mut _, BPF_RB_AVAIL_DATA as u64) };
+    if pending >= cfg.wakeup_bytes as u64 {
+        BPF_RB_FORCE_WAKEUP as u64
+    } else {
+        BPF_RB_NO_WAKEUP as u64
+    }
+}
+
+/// A record that is its header alone, written straight into the ring buffer
+/// (no scratch copy).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn header_record(
+    cfg: &Config,
+    kind: u8,
+    nr: u32,
+    args: &[u64; 6],
+    res: i64,
+    no_args: bool,
+    ids: &Ids,
+    ns: NsIds,
+) {
+    let wake = wakeup_flags(cfg);
+    // SAFETY: reserving a header-sized record in our own ring buffer map.
+    let p = unsafe { bpf_ringbuf_reserve(&EVENTS as *const _ as *mut _, HEADER_SIZE as u64, 0) }
+        as *mut EventHeader;
+    if p.is_null() {
+        count(counter::DROP_RING_FULL);
+        return;
+    }
+    // SAFETY: p is a reserved, exclusively ours, HEADER_SIZE-byte record.
+    let hdr = unsafe { &mut *p };
+    fill_header(hdr, kind, nr, args, res, ids, ns);
+    if no_args {
+        hdr.flags |= hdr_flags::NO_ENTER;
+    }
+    if kind == kind::CLONE_CHILD {
+        fill_task_info(cfg, hdr, ns);
+    }
+    // SAFETY: submitting the record reserved above, once.
+    unsafe { bpf_ringbuf_submit(p as *mut _, wake) };
+    count(counter::SENT);
+}
+
+/// Builds and submits one record. `args` are the raw syscall arguments.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub fn record(
+    cfg: &Config,
+    kind: u8,
+    nr: u32,
+    args: &[u64; 6],
+    res: i64,
+    plan: &SyscallPlan,
+    phase: Phase,
+    ids: &Ids,
+    ns: NsIds,
+) {
+    // An exec's exit carries the new program's facts: always the scratch path.
+    if kind != kind::SYSCALL_EXIT {
+        let header_only = match phase {
+            Phase::Header | Phase::NoArgs => true,
+            Phase::Exit => plan.flags & plan_flags::NO_BLOBS != 0,
+            Phase::Enter => false,
+        };
+        if header_only {
+            header_record(cfg, kind, nr, args, res, phase == Phase::NoArgs, ids, ns);
+            return;
+        }
+    }
+    let Some(scratch) = SCRATCH.get_ptr_mut(0) else {
+        return;
+    };
+    // SAFETY: the scratch value is ours for the duration of this program run.
+    let buf = unsafe { (*scratch).buf.as_mut_ptr() };
+    let hdr = unsafe { &mut *(buf as *mut EventHeader) };
+    fill_header(hdr, kind, nr, args, res, ids, ns);
 
     // Process-shaping events carry the task facts userspace cannot get later
     // for a short-lived process.
@@ -312,7 +385,7 @@ pub fn record(
     match phase {
         Phase::Enter => copy_at_enter(&mut w, plan),
         Phase::Exit => copy_at_exit(&mut w, res, plan),
-        Phase::Header => {}
+        Phase::Header | Phase::NoArgs => {}
     }
     if kind == kind::SYSCALL_EXIT && res == 0 {
         exe_facts(&mut w, &cfg.offsets);
@@ -341,15 +414,7 @@ pub fn record(
     }
     // SAFETY: hdr_ptr is the scratch map value.
     unsafe { (*hdr_ptr).len = len as u32 };
-    // Batch wakeups: the reader polls on a timer anyway, so only a filling
-    // ring needs to wake it now.
-    // SAFETY: querying our own ring buffer map.
-    let pending = unsafe { bpf_ringbuf_query(&EVENTS as *const _ as *mut _, BPF_RB_AVAIL_DATA as u64) };
-    let flags = if pending >= cfg.wakeup_bytes as u64 {
-        BPF_RB_FORCE_WAKEUP as u64
-    } else {
-        BPF_RB_NO_WAKEUP as u64
-    };
+    let flags = wakeup_flags(cfg);
     // SAFETY: buf[0..len) is initialised scratch memory inside the map value.
     let r = unsafe {
         bpf_ringbuf_output(

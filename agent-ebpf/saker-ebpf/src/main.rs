@@ -7,9 +7,17 @@
 //! cheapest filter there is. Both programs still check the interest bitmap so a
 //! rules reload can narrow the set in place, without detaching.
 //!
+//! Most syscalls need only the exit program: it reads the arguments from the
+//! task's saved user registers (`bpf_task_pt_regs`, one copy of the window
+//! userspace located through BTF, see `Config::regs_base`) and writes a
+//! header-only record straight into the ring buffer. Only execve/execveat
+//! (`plan_flags::AT_ENTER`: argv is gone by exit) keep the enter program and
+//! the per-tid `STASH`; so does every syscall when BTF did not give the
+//! register offsets.
+//!
 //! Portability: nothing here hard-codes a kernel struct offset. Syscall
 //! arguments come from the tracepoint record, whose layout userspace reads from
-//! tracefs `format`; the few task_struct fields we read (parent, PID namespace,
+//! tracefs `format`, or from `struct pt_regs` at offsets from BTF; the few task_struct fields we read (parent, PID namespace,
 //! loginuid, tty, credentials) use offsets userspace found in the running
 //! kernel's BTF and put in `CONFIG`. A field BTF lacks is skipped.
 #![no_std]
@@ -25,7 +33,8 @@ use aya_ebpf::{
     programs::{RawTracePointContext, TracePointContext},
 };
 use saker_abi::{
-    counter, kind, plan_flags, ArgKind, Config, SyscallPlan, INTEREST_WORDS, MAX_SYSCALLS, SCRATCH_SIZE,
+    counter, kind, plan_flags, ArgKind, Config, SyscallPlan, INTEREST_WORDS, MAX_SYSCALLS, REGS_SPAN,
+    SCRATCH_SIZE,
 };
 
 /// The ring buffer; userspace may resize it at load time.
@@ -108,13 +117,6 @@ fn try_sys_enter(ctx: &TracePointContext) -> Option<()> {
     let ids = task::Ids::current();
     let ns = task::in_scope(cfg, &ids)?;
     let plan = plan(nr)?;
-    if plan.flags & plan_flags::ADDRESSED_ONLY != 0 && !names_an_address(ctx, cfg, plan) {
-        // No stash entry: the exit half finds none and reports nothing. A
-        // stale one (an exit never seen) must not pair with this exit.
-        let _ = STASH.remove(&ids.tid);
-        count(counter::SKIPPED_NO_ADDRESS);
-        return None;
-    }
 
     let mut stash = Stash {
         nr,
@@ -129,6 +131,13 @@ fn try_sys_enter(ctx: &TracePointContext) -> Option<()> {
             stash.args[i] = unsafe { ctx.read_at::<u64>(base + i * 8) }.unwrap_or(0);
         }
         i += 1;
+    }
+    if plan.flags & plan_flags::ADDRESSED_ONLY != 0 && !names_an_address(&stash.args, plan) {
+        // No stash entry: the exit half finds none and reports nothing. A
+        // stale one (an exit never seen) must not pair with this exit.
+        let _ = STASH.remove(&ids.tid);
+        count(counter::SKIPPED_NO_ADDRESS);
+        return None;
     }
 
     if plan.flags & plan_flags::AT_ENTER != 0 {
@@ -154,14 +163,12 @@ fn try_sys_enter(ctx: &TracePointContext) -> Option<()> {
 /// its msghdr's `msg_name`, is not NULL. When the msghdr cannot be read the
 /// answer is yes, so the call is reported rather than guessed away.
 #[inline(always)]
-fn names_an_address(ctx: &TracePointContext, cfg: &Config, plan: &SyscallPlan) -> bool {
-    let base = cfg.tp_enter_args_off as usize;
+fn names_an_address(args: &[u64; 6], plan: &SyscallPlan) -> bool {
     let mut i = 0;
     while i < 6 {
         let kind = ArgKind::from_u8(plan.args[i].kind);
         if matches!(kind, ArgKind::SockAddr | ArgKind::SockAddrOut | ArgKind::MsgHdr) {
-            // SAFETY: the record holds six longs from `base` (tracefs format).
-            let ptr = unsafe { ctx.read_at::<u64>(base + i * 8) }.unwrap_or(1);
+            let ptr = args[i];
             if kind != ArgKind::MsgHdr || ptr == 0 {
                 return ptr != 0;
             }
@@ -188,11 +195,31 @@ pub fn saker_sys_exit(ctx: TracePointContext) -> u32 {
 #[inline(always)]
 fn record_nr(ctx: &TracePointContext, cfg: &Config) -> Option<u32> {
     // SAFETY: reading our own tracepoint record at an offset tracefs gave us.
-    let nr: i32 = unsafe { ctx.read_at(cfg.tp_nr_off as usize) }.ok()?;
+    let nr: i32 = tp_field(ctx, cfg.tp_nr_off, USUAL_NR_OFF)?;
     if nr < 0 || nr as usize >= MAX_SYSCALLS {
         return None;
     }
     Some(nr as u32)
+}
+
+/// Where tracefs has put `__syscall_nr` and the exit's `ret` on every kernel
+/// since syscall tracepoints exist (after the 8 bytes of common fields).
+const USUAL_NR_OFF: usize = 8;
+const USUAL_RET_OFF: usize = 16;
+
+/// A field of our tracepoint record at the offset tracefs gave. The verifier
+/// allows a direct load from the record only at a constant offset, so the
+/// usual layout gets one (a probe-read helper call costs about 15 ns); any
+/// other layout is read through the helper.
+#[inline(always)]
+fn tp_field<T: Copy>(ctx: &TracePointContext, off: u32, usual: usize) -> Option<T> {
+    if off as usize == usual {
+        // SAFETY: tracefs says the field is at `usual` in our record.
+        Some(unsafe { *(aya_ebpf::EbpfContext::as_ptr(ctx).add(usual) as *const T) })
+    } else {
+        // SAFETY: reading our own tracepoint record at an offset tracefs gave us.
+        unsafe { ctx.read_at(off as usize) }.ok()
+    }
 }
 
 #[inline(always)]
@@ -209,8 +236,14 @@ fn try_sys_exit(ctx: &TracePointContext) -> Option<()> {
     if ids.tgid == cfg.self_tgid {
         return None;
     }
-    // SAFETY: our own record, offset from tracefs.
-    let res: i64 = unsafe { ctx.read_at(cfg.tp_exit_ret_off as usize) }.ok()?;
+    let res: i64 = tp_field(ctx, cfg.tp_exit_ret_off, USUAL_RET_OFF)?;
+
+    if cfg.args_at_exit() {
+        let plan = plan(exit_nr)?;
+        if plan.flags & plan_flags::AT_ENTER == 0 {
+            return exit_only(cfg, exit_nr, plan, &ids, res);
+        }
+    }
 
     // SAFETY: the value is copied out before the entry is removed.
     let stash = match unsafe { STASH.get(&ids.tid) } {
@@ -284,6 +317,60 @@ fn try_sys_exit(ctx: &TracePointContext) -> Option<()> {
             ns,
         );
     }
+    Some(())
+}
+
+/// A syscall whose arguments are read at exit, from the registers the task
+/// entered the kernel with: no enter program, no stash. (A syscall leaves
+/// the saved argument registers as they were; only the return value's
+/// register changes.)
+#[inline(always)]
+fn exit_only(cfg: &Config, nr: u32, plan: &SyscallPlan, ids: &task::Ids, res: i64) -> Option<()> {
+    if !wanted(nr) {
+        return None;
+    }
+    let ns = task::in_scope(cfg, ids)?;
+    if plan.flags & plan_flags::CLONE != 0 && res == 0 {
+        // A new task returning from clone into itself; the parent gets the
+        // call's own record from its own exit.
+        emit::record(
+            cfg,
+            kind::CLONE_CHILD,
+            nr,
+            &[0; 6],
+            0,
+            plan,
+            emit::Phase::Header,
+            ids,
+            ns,
+        );
+        return None;
+    }
+    let mut regs = [0u64; REGS_SPAN / 8];
+    let ok = task::user_regs(cfg, &mut regs);
+    let mut args = [0u64; 6];
+    let mut i = 0;
+    while i < 6 {
+        if i < plan.nargs as usize {
+            args[i] = regs[(cfg.regs_slots[i] & 7) as usize];
+        }
+        i += 1;
+    }
+    if ok && plan.flags & plan_flags::ADDRESSED_ONLY != 0 && !names_an_address(&args, plan) {
+        count(counter::SKIPPED_NO_ADDRESS);
+        return None;
+    }
+    emit::record(
+        cfg,
+        kind::SYSCALL,
+        nr,
+        &args,
+        res,
+        plan,
+        if ok { emit::Phase::Exit } else { emit::Phase::NoArgs },
+        ids,
+        ns,
+    );
     Some(())
 }
 

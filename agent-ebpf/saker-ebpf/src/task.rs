@@ -3,10 +3,13 @@
 
 use aya_ebpf::helpers::{
     bpf_get_current_pid_tgid, bpf_get_current_uid_gid,
-    generated::{bpf_get_current_task, bpf_get_ns_current_pid_tgid, bpf_probe_read_kernel},
+    generated::{
+        bpf_get_current_task, bpf_get_current_task_btf, bpf_get_ns_current_pid_tgid,
+        bpf_probe_read_kernel, bpf_task_pt_regs,
+    },
 };
 use aya_ebpf::bindings::bpf_pidns_info;
-use saker_abi::{scope, Config, EventHeader, KernelOffsets};
+use saker_abi::{scope, Config, EventHeader, KernelOffsets, REGS_SPAN};
 
 pub struct Ids {
     pub tid: u32,
@@ -79,6 +82,25 @@ fn ns_ids(cfg: &Config) -> Option<bpf_pidns_info> {
         Some(info)
     } else {
         None
+    }
+}
+
+/// The `REGS_SPAN` bytes at `cfg.regs_base` of the current task's saved
+/// user registers (`struct pt_regs`, where the syscall arguments are), in
+/// one copy. False when they could not be read.
+#[inline(always)]
+pub fn user_regs(cfg: &Config, out: &mut [u64; REGS_SPAN / 8]) -> bool {
+    // SAFETY: helpers on the current task; the copy is bounded by `out`.
+    unsafe {
+        let regs = bpf_task_pt_regs(bpf_get_current_task_btf());
+        if regs == 0 {
+            return false;
+        }
+        bpf_probe_read_kernel(
+            out.as_mut_ptr() as *mut _,
+            REGS_SPAN as u32,
+            (regs as u64).wrapping_add(cfg.regs_base as u64) as *const _,
+        ) == 0
     }
 }
 

@@ -215,6 +215,26 @@ impl Btf {
         self.types.get(id as usize).map(|t| t.size_or_type)
     }
 
+    /// Byte offsets in `struct pt_regs` of the registers that carry the six
+    /// syscall arguments, and the struct's size: where the exit program
+    /// reads the arguments of the task's current syscall. None when BTF
+    /// lacks one (the enter program then reads them from its tracepoint).
+    pub fn syscall_arg_regs(&self) -> Option<([u32; 6], u32)> {
+        // The x86_64 syscall ABI: rdi, rsi, rdx, r10, r8, r9.
+        #[cfg(target_arch = "x86_64")]
+        const REGS: [&str; 6] = ["di", "si", "dx", "r10", "r8", "r9"];
+        #[cfg(not(target_arch = "x86_64"))]
+        return None;
+        #[cfg(target_arch = "x86_64")]
+        {
+            let mut out = [0; 6];
+            for (slot, reg) in out.iter_mut().zip(REGS) {
+                *slot = self.offset_of("pt_regs", reg)?;
+            }
+            Some((out, self.size_of("pt_regs")?))
+        }
+    }
+
     /// The offsets the kernel programs use. Each one BTF cannot resolve stays
     /// UNKNOWN, and the field it feeds is reported as unknown, not guessed.
     pub fn kernel_offsets(&self) -> KernelOffsets {
@@ -360,6 +380,9 @@ mod tests {
         assert_ne!(o.pidns_inum, KernelOffsets::UNKNOWN);
         assert_ne!(o.cred_cap_effective, KernelOffsets::UNKNOWN);
         assert_eq!(o.upid_size, 16);
+        let (regs, size) = btf.syscall_arg_regs().expect("pt_regs argument registers");
+        let mut cfg = saker_abi::Config::DEFAULT;
+        assert!(cfg.set_arg_regs(regs, size), "{regs:?} in {size} bytes");
         assert_ne!(o.mm_exe_file, KernelOffsets::UNKNOWN);
         assert_ne!(o.dentry_name, KernelOffsets::UNKNOWN);
         for (name, off) in [

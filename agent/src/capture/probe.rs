@@ -66,6 +66,9 @@ pub struct Probe {
     attached: BTreeSet<u32>,
     /// What the `PLANS` map says is reported only with an address.
     addressed_only: SyscallSet,
+    /// The exit program reads arguments from the saved registers
+    /// (`Config::args_at_exit`): only AT_ENTER syscalls need an enter program.
+    args_at_exit: bool,
 }
 
 fn classify_load_error(e: aya::EbpfError) -> CaptureError {
@@ -93,6 +96,14 @@ impl Probe {
         config.self_tgid = std::process::id();
         config.wakeup_bytes = (opts.ring_bytes / 8).max(256);
         config.offsets = btf.kernel_offsets();
+        let at_exit = btf
+            .syscall_arg_regs()
+            .is_some_and(|(regs, size)| config.set_arg_regs(regs, size));
+        if !at_exit {
+            tracing::warn!(
+                "syscall argument registers not found in BTF: every syscall runs an enter program too"
+            );
+        }
         config.tp_nr_off =
             tracefs::field_offset(&tracefs, "syscalls", "sys_enter_openat", "__syscall_nr")?;
         // Arguments are consecutive longs from the first one; `dfd` is openat's first.
@@ -133,6 +144,7 @@ impl Probe {
             tracefs,
             attached: BTreeSet::new(),
             addressed_only: SyscallSet::empty(),
+            args_at_exit: config.args_at_exit(),
         };
         for prog in [names::PROG_SYS_ENTER, names::PROG_SYS_EXIT] {
             let p: &mut TracePoint = probe
@@ -202,10 +214,12 @@ impl Probe {
                 );
                 continue;
             }
-            for (prog, ev) in [
-                (names::PROG_SYS_ENTER, format!("sys_enter_{}", def.name)),
-                (names::PROG_SYS_EXIT, format!("sys_exit_{}", def.name)),
-            ] {
+            // Enter first, so an exit never misses an enter attached after it.
+            let needs_enter = !self.args_at_exit || def.flags & plan_flags::AT_ENTER != 0;
+            let enter =
+                needs_enter.then(|| (names::PROG_SYS_ENTER, format!("sys_enter_{}", def.name)));
+            let exit = Some((names::PROG_SYS_EXIT, format!("sys_exit_{}", def.name)));
+            for (prog, ev) in [enter, exit].into_iter().flatten() {
                 let p: &mut TracePoint = self
                     .ebpf
                     .program_mut(prog)
