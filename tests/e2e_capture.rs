@@ -19,21 +19,42 @@ fn is(e: &Value, ty: &str, pid: u32) -> bool {
     e["evt.type"] == ty && pid_of(e) == pid as u64
 }
 
+/// The two ways the kernel programs get a syscall's arguments: from the
+/// saved registers at exit (the default), or from the enter program's stash
+/// (kernels before 5.15, forced here by the environment).
+const ARG_SOURCES: [&[(&str, &str)]; 2] = [&[], &[("SAKER_CAPTURE_ARGS_AT_ENTER", "1")]];
+
+/// That a capture started with one of `ARG_SOURCES` used it.
+fn check_source(out: &common::capture::Output, env: &[(&str, &str)]) {
+    let forced = out
+        .stderr
+        .iter()
+        .any(|l| l.contains("syscall arguments are taken at enter"));
+    assert_eq!(forced, !env.is_empty(), "{}", out.stderr.join("\n"));
+}
+
 #[test]
 fn openat_with_flags_and_fd_result_and_failed_open() {
     if !privileged("openat_with_flags_and_fd_result_and_failed_open") {
         return;
     }
+    for env in ARG_SOURCES {
+        openat_checks(env);
+    }
+}
+
+fn openat_checks(env: &[(&str, &str)]) {
     let dir = TempDir::new("open");
     let path = dir.path().join("known.txt");
     let missing = dir.path().join("does-not-exist");
-    let cap = Capture::start(&["--syscalls", "openat"]);
+    let cap = Capture::start_env(&["--syscalls", "openat"], env);
     let pid = python(&format!(
         "import os\nfd = os.open({path:?}, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)\nos.close(fd)\ntry:\n    os.open({missing:?}, os.O_RDONLY)\nexcept FileNotFoundError:\n    pass\n",
         path = path.to_str().unwrap(),
         missing = missing.to_str().unwrap()
     ));
     let out = cap.stop();
+    check_source(&out, env);
     let opened: Vec<_> = out
         .find(|e| is(e, "openat", pid) && e["evt.args"]["name"] == path.to_str().unwrap())
         .collect();
@@ -199,7 +220,13 @@ fn fork_and_exit() {
     if !privileged("fork_and_exit") {
         return;
     }
-    let cap = Capture::start(&["--syscalls", "clone,clone3,fork,vfork"]);
+    for env in ARG_SOURCES {
+        fork_checks(env);
+    }
+}
+
+fn fork_checks(env: &[(&str, &str)]) {
+    let cap = Capture::start_env(&["--syscalls", "clone,clone3,fork,vfork"], env);
     let dir = TempDir::new("fork");
     let child_file = dir.path().join("child.pid");
     let pid = python(&format!(
@@ -212,6 +239,7 @@ fn fork_and_exit() {
         .parse()
         .unwrap();
     let out = cap.stop();
+    check_source(&out, env);
     let parent_side: Vec<_> = out
         .find(|e| {
             pid_of(e) == pid as u64

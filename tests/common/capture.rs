@@ -13,6 +13,8 @@ pub struct Capture {
     /// stdout is drained on a thread from the start: an unread pipe would
     /// fill and block saker, which is not what the tests are about.
     stdout: Option<std::thread::JoinHandle<String>>,
+    /// What it wrote to stderr before it attached (how it loaded).
+    early: Vec<String>,
 }
 
 pub struct Output {
@@ -42,9 +44,15 @@ impl Output {
 impl Capture {
     /// Starts `saker capture ARGS` and waits until it reports attached.
     pub fn start(args: &[&str]) -> Capture {
+        Capture::start_env(args, &[])
+    }
+
+    /// `start`, with extra environment variables.
+    pub fn start_env(args: &[&str], env: &[(&str, &str)]) -> Capture {
         let mut child = Command::new(env!("CARGO_BIN_EXE_saker"))
             .arg("capture")
             .args(args)
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -68,6 +76,7 @@ impl Capture {
             child,
             stderr_lines: rx,
             stdout,
+            early: Vec::new(),
         };
         cap.wait_attached()
     }
@@ -79,7 +88,8 @@ impl Capture {
             match self.stderr_lines.recv_timeout(Duration::from_millis(200)) {
                 Ok(line) => {
                     if line.contains("\"saker.capture\":\"attached\"") {
-                        // Put back nothing: later lines are collected at stop.
+                        // Later lines are collected at stop.
+                        self.early = seen;
                         return self;
                     }
                     seen.push(line);
@@ -126,7 +136,8 @@ impl Capture {
             .map(|t| t.join().unwrap())
             .unwrap_or_default();
         let status = self.child.wait().expect("wait saker");
-        let stderr: Vec<String> = self.stderr_lines.iter().collect();
+        let mut stderr = std::mem::take(&mut self.early);
+        stderr.extend(self.stderr_lines.iter());
         assert!(
             status.success(),
             "saker capture exited with {status}:\n{}",

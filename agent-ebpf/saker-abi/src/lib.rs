@@ -176,8 +176,10 @@ pub mod counter {
     pub const READ_FAULT: u32 = 2;
     /// Records that carried a truncated value (still delivered).
     pub const TRUNCATED: u32 = 3;
-    /// Syscalls whose enter half could not be stashed (map full); still
-    /// delivered, flagged NO_ENTER.
+    /// Syscalls whose enter half could not be stashed (map full): the exit
+    /// finds nothing to pair with and the event is lost. Only syscalls that
+    /// use the stash can hit it (execve/execveat, or every syscall where the
+    /// exit program cannot read the saved registers).
     pub const DROP_STASH_FULL: u32 = 4;
     /// Datagram calls left out because they name no peer address and no
     /// loaded rule can match one that does not (`plan_flags::ADDRESSED_ONLY`).
@@ -343,7 +345,10 @@ pub struct Config {
     /// register) means arguments come from the enter tracepoint, as for
     /// execve. Set by [`Config::set_arg_regs`].
     pub regs_base: u32,
-    pub _regs_pad: u32,
+    /// 1 when every offset of the walk to a socket's own address is known
+    /// ([`KernelOffsets::has_socket_offsets`], worked out here rather than
+    /// on every record).
+    pub socket_walk: u32,
     pub regs_slots: [u8; 8],
 }
 
@@ -359,7 +364,7 @@ impl Config {
         wakeup_bytes: 0,
         offsets: KernelOffsets::ALL_UNKNOWN,
         regs_base: KernelOffsets::UNKNOWN,
-        _regs_pad: 0,
+        socket_walk: 0,
         regs_slots: [0; 8],
     };
 
@@ -410,6 +415,8 @@ pub mod names {
     pub const STASH: &str = "STASH";
     pub const PROG_SYS_ENTER: &str = "saker_sys_enter";
     pub const PROG_SYS_EXIT: &str = "saker_sys_exit";
+    /// The exit program without the register read, for older kernels.
+    pub const PROG_SYS_EXIT_STASH: &str = "saker_sys_exit_stash";
     pub const PROG_PROC_EXIT: &str = "saker_proc_exit";
 }
 

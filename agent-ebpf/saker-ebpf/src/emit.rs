@@ -399,7 +399,7 @@ pub fn record(
         } else {
             -1
         };
-        if fd >= 0 {
+        if fd >= 0 && cfg.socket_walk != 0 {
             local_addr(&mut w, fd, &cfg.offsets);
         }
     }
@@ -501,7 +501,7 @@ const LOCAL_ADDR_MAX: usize = 4 + 28;
 #[inline(always)]
 fn local_addr(w: &mut Writer, fd: i64, o: &saker_abi::KernelOffsets) {
     use crate::task::read;
-    if fd < 0 || !o.has_socket_offsets() {
+    if fd < 0 {
         return;
     }
     // SAFETY: helper without arguments.

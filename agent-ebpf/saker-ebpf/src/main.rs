@@ -187,7 +187,16 @@ fn names_an_address(args: &[u64; 6], plan: &SyscallPlan) -> bool {
 
 #[tracepoint]
 pub fn saker_sys_exit(ctx: TracePointContext) -> u32 {
-    let _ = try_sys_exit(&ctx);
+    let _ = try_sys_exit::<true>(&ctx);
+    0
+}
+
+/// The exit program for kernels without `bpf_task_pt_regs` (before 5.15),
+/// which refuse to load the one above: every syscall's arguments come from
+/// the enter program's stash. Userspace loads this one only then.
+#[tracepoint]
+pub fn saker_sys_exit_stash(ctx: TracePointContext) -> u32 {
+    let _ = try_sys_exit::<false>(&ctx);
     0
 }
 
@@ -229,7 +238,9 @@ fn wanted(nr: u32) -> bool {
         .is_some_and(|w| w & (1u64 << (nr & 63)) != 0)
 }
 
-fn try_sys_exit(ctx: &TracePointContext) -> Option<()> {
+/// `REGS`: whether this program may read arguments from the saved
+/// registers (the helpers it needs are then in the program).
+fn try_sys_exit<const REGS: bool>(ctx: &TracePointContext) -> Option<()> {
     let cfg = config()?;
     let exit_nr = record_nr(ctx, cfg)?;
     let ids = task::Ids::current();
@@ -238,7 +249,7 @@ fn try_sys_exit(ctx: &TracePointContext) -> Option<()> {
     }
     let res: i64 = tp_field(ctx, cfg.tp_exit_ret_off, USUAL_RET_OFF)?;
 
-    if cfg.args_at_exit() {
+    if REGS && cfg.args_at_exit() {
         let plan = plan(exit_nr)?;
         if plan.flags & plan_flags::AT_ENTER == 0 {
             return exit_only(cfg, exit_nr, plan, &ids, res);

@@ -69,6 +69,9 @@ pub struct Probe {
     /// The exit program reads arguments from the saved registers
     /// (`Config::args_at_exit`): only AT_ENTER syscalls need an enter program.
     args_at_exit: bool,
+    /// The exit program loaded: `PROG_SYS_EXIT`, or `PROG_SYS_EXIT_STASH`
+    /// where the first cannot run.
+    exit_prog: &'static str,
 }
 
 fn classify_load_error(e: aya::EbpfError) -> CaptureError {
@@ -88,6 +91,20 @@ fn pidns_id(path: &Path) -> Result<(u64, u64), CaptureError> {
 }
 
 impl Probe {
+    /// Verifies and loads one of the syscall tracepoint programs.
+    fn load_tracepoint(&mut self, prog: &str) -> Result<(), CaptureError> {
+        let p: &mut TracePoint = self
+            .ebpf
+            .program_mut(prog)
+            .ok_or_else(|| CaptureError::Load(format!("program {prog} missing from the object")))?
+            .try_into()
+            .map_err(|e| CaptureError::Load(format!("{prog}: {e}")))?;
+        let started = std::time::Instant::now();
+        p.load().map_err(|e| CaptureError::from_program(prog, e))?;
+        tracing::info!(program = prog, elapsed = ?started.elapsed(), "verified and loaded");
+        Ok(())
+    }
+
     pub fn load(opts: &ProbeOptions) -> Result<Probe, CaptureError> {
         let btf = Btf::from_sys_fs().map_err(|e| CaptureError::NoBtf(e.to_string()))?;
         let tracefs = tracefs::root()?;
@@ -96,6 +113,7 @@ impl Probe {
         config.self_tgid = std::process::id();
         config.wakeup_bytes = (opts.ring_bytes / 8).max(256);
         config.offsets = btf.kernel_offsets();
+        config.socket_walk = u32::from(config.offsets.has_socket_offsets());
         let at_exit = btf
             .syscall_arg_regs()
             .is_some_and(|(regs, size)| config.set_arg_regs(regs, size));
@@ -145,19 +163,30 @@ impl Probe {
             attached: BTreeSet::new(),
             addressed_only: SyscallSet::empty(),
             args_at_exit: config.args_at_exit(),
+            exit_prog: names::PROG_SYS_EXIT,
         };
-        for prog in [names::PROG_SYS_ENTER, names::PROG_SYS_EXIT] {
-            let p: &mut TracePoint = probe
-                .ebpf
-                .program_mut(prog)
-                .ok_or_else(|| {
-                    CaptureError::Load(format!("program {prog} missing from the object"))
-                })?
-                .try_into()
-                .map_err(|e| CaptureError::Load(format!("{prog}: {e}")))?;
-            let started = std::time::Instant::now();
-            p.load().map_err(|e| CaptureError::from_program(prog, e))?;
-            tracing::info!(program = prog, elapsed = ?started.elapsed(), "verified and loaded");
+        probe.load_tracepoint(names::PROG_SYS_ENTER)?;
+        // The exit program that reads arguments from the saved registers
+        // needs bpf_task_pt_regs (5.15); an older kernel refuses it, and the
+        // one that takes them from the enter program's stash runs instead.
+        // SAKER_CAPTURE_ARGS_AT_ENTER=1 asks for the latter (tests use it).
+        let forced = std::env::var("SAKER_CAPTURE_ARGS_AT_ENTER").is_ok_and(|v| v == "1");
+        let at_exit = probe.args_at_exit
+            && !forced
+            && match probe.load_tracepoint(names::PROG_SYS_EXIT) {
+                Ok(()) => true,
+                Err(e) => {
+                    tracing::warn!(error = %e, "reading syscall arguments at exit is not possible here; every syscall runs an enter program too");
+                    false
+                }
+            };
+        if forced {
+            tracing::warn!("SAKER_CAPTURE_ARGS_AT_ENTER=1: syscall arguments are taken at enter");
+        }
+        if !at_exit {
+            probe.load_tracepoint(names::PROG_SYS_EXIT_STASH)?;
+            probe.exit_prog = names::PROG_SYS_EXIT_STASH;
+            probe.args_at_exit = false;
         }
         let exit: &mut RawTracePoint = probe
             .ebpf
@@ -218,7 +247,7 @@ impl Probe {
             let needs_enter = !self.args_at_exit || def.flags & plan_flags::AT_ENTER != 0;
             let enter =
                 needs_enter.then(|| (names::PROG_SYS_ENTER, format!("sys_enter_{}", def.name)));
-            let exit = Some((names::PROG_SYS_EXIT, format!("sys_exit_{}", def.name)));
+            let exit = Some((self.exit_prog, format!("sys_exit_{}", def.name)));
             for (prog, ev) in [enter, exit].into_iter().flatten() {
                 let p: &mut TracePoint = self
                     .ebpf

@@ -135,42 +135,56 @@ impl Shared {
     }
 
     pub(crate) fn push_coverage(&self, c: CovChange) {
+        match c {
+            CovChange::Drop(d) => self.push_drop(d.time_ns, d.count, &d.category, d.first_ns),
+            other => self.coverage_list().push(other),
+        }
+    }
+
+    fn coverage_list(&self) -> std::sync::MutexGuard<'_, Vec<CovChange>> {
         // Poisoned: the vector is still valid; losing a drop would over-vouch.
-        let mut g = self.coverage.lock().unwrap_or_else(|p| p.into_inner());
-        // Drops coalesce per category and minute, so a storm of lost alerts
-        // while the writer is stuck costs one entry per minute, not per alert.
-        if let CovChange::Drop(d) = &c {
-            let minute = d.time_ns.div_euclid(DROP_BUCKET_NS);
-            let same = g.iter_mut().rev().take(8).find_map(|x| match x {
-                CovChange::Drop(e)
-                    if e.category == d.category
-                        && e.time_ns.div_euclid(DROP_BUCKET_NS) == minute =>
-                {
-                    Some(e)
-                }
-                _ => None,
-            });
-            if let Some(e) = same {
-                e.count = e.count.saturating_add(d.count);
-                e.time_ns = e.time_ns.max(d.time_ns);
-                e.first_ns = match (e.first_ns, d.first_ns) {
+        self.coverage.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Drops coalesce per category and minute, so a storm of lost alerts
+    /// while the writer is stuck costs one entry per minute, not per alert,
+    /// and allocates only for a new one.
+    fn push_drop(&self, time_ns: i64, count: u64, category: &str, first_ns: Option<i64>) {
+        let mut g = self.coverage_list();
+        let minute = time_ns.div_euclid(DROP_BUCKET_NS);
+        let same = g.iter_mut().rev().take(8).find_map(|x| match x {
+            CovChange::Drop(e)
+                if e.category == category && e.time_ns.div_euclid(DROP_BUCKET_NS) == minute =>
+            {
+                Some(e)
+            }
+            _ => None,
+        });
+        match same {
+            Some(e) => {
+                e.count = e.count.saturating_add(count);
+                e.time_ns = e.time_ns.max(time_ns);
+                e.first_ns = match (e.first_ns, first_ns) {
                     (Some(a), Some(b)) => Some(a.min(b)),
                     _ => None,
                 };
-                return;
             }
+            None => g.push(CovChange::Drop(DropReport {
+                time_ns,
+                count,
+                category: category.to_owned(),
+                first_ns,
+            })),
         }
-        g.push(c);
     }
 
     fn take_coverage(&self) -> Vec<CovChange> {
-        let mut g = self.coverage.lock().unwrap_or_else(|p| p.into_inner());
-        std::mem::take(&mut *g)
+        std::mem::take(&mut *self.coverage_list())
     }
 
     /// Puts changes back in front after a failed transaction.
     fn restore_coverage(&self, mut older: Vec<CovChange>) {
-        let mut g = self.coverage.lock().unwrap_or_else(|p| p.into_inner());
+        let mut g = self.coverage_list();
         older.append(&mut g);
         *g = older;
     }
@@ -217,12 +231,7 @@ impl Shared {
             }
         }
         // Persisted too, so a restarted agent still refuses that minute.
-        self.push_coverage(CovChange::Drop(DropReport {
-            time_ns,
-            count: n,
-            category: STORE_DROP_CATEGORY.into(),
-            first_ns: Some(time_ns),
-        }));
+        self.push_drop(time_ns, n, STORE_DROP_CATEGORY, Some(time_ns));
     }
 
     /// Store-side losses whose minute overlaps [since, end), as drop reports.
