@@ -227,7 +227,10 @@ fn run(
                 // Sinks flush when the queue runs dry: batches under load, prompt delivery
                 // when idle.
                 if buffered || deferred > 0 {
-                    settle(&sh, sink.flush(), std::mem::take(&mut deferred), buffered);
+                    let t0 = Instant::now();
+                    let flushed = sink.flush();
+                    note_slow(&sh, t0.elapsed(), timeout);
+                    settle(&sh, flushed, std::mem::take(&mut deferred), buffered);
                 }
                 // A short nap before parking: in a stream of alerts the next ones arrive
                 // meanwhile, so the detector's send finds this thread awake and does not pay
@@ -281,19 +284,7 @@ fn run(
         match result {
             Ok(()) => {
                 c.sent.fetch_add(settles, Ordering::Relaxed);
-                if took >= timeout {
-                    c.timeouts.fetch_add(1, Ordering::Relaxed);
-                    if let Some(n) = sh.slow_log.record() {
-                        tracing::warn!(
-                            sink = sh.name,
-                            count = n,
-                            "output: {n} alert(s) took longer than output_timeout \
-                             ({} ms, last {} ms)",
-                            timeout.as_millis(),
-                            took.as_millis()
-                        );
-                    }
-                }
+                note_slow(&sh, took, timeout);
             }
             Err(e) => {
                 if matches!(e, DeliverError::Timeout(_)) {
@@ -308,6 +299,24 @@ fn run(
     }
     settle(&sh, sink.flush(), deferred, buffered);
     sink.close();
+}
+
+/// A delivery or flush that took `output_timeout` or longer: counted, and
+/// logged at a limited rate.
+fn note_slow(sh: &Shared, took: Duration, timeout: Duration) {
+    if took < timeout {
+        return;
+    }
+    sh.counters.timeouts.fetch_add(1, Ordering::Relaxed);
+    if let Some(n) = sh.slow_log.record() {
+        tracing::warn!(
+            sink = sh.name,
+            count = n,
+            "output: {n} alert(s) took longer than output_timeout ({} ms, last {} ms)",
+            timeout.as_millis(),
+            took.as_millis()
+        );
+    }
 }
 
 /// Counts the outcome of a flush that carried `deferred` unflushed alerts.

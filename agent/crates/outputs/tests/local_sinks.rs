@@ -124,6 +124,40 @@ fn alerts_buffered_when_a_write_fails_count_as_failed_not_sent() {
     assert_eq!(s.sent + s.failed + s.dropped_queue_full, N, "{s:?} {r:?}");
 }
 
+/// Takes writes at once; every flush takes `delay`.
+struct SlowFlush {
+    delay: Duration,
+}
+
+impl std::io::Write for SlowFlush {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::thread::sleep(self.delay);
+        Ok(())
+    }
+}
+
+#[test]
+fn a_slow_flush_when_the_queue_runs_dry_counts_as_a_timeout() {
+    let mut cfg = quiet_config();
+    cfg.stdout_output.enabled = true;
+    // Buffered: the writes are quick and the flush comes when idle.
+    cfg.buffered_outputs = true;
+    cfg.output_timeout = 50;
+    let slow = SlowFlush {
+        delay: Duration::from_millis(120),
+    };
+    let out = Outputs::start_with_stdout(&cfg, Box::new(slow)).unwrap();
+    for i in 0..3 {
+        out.send(alert(i, 4));
+    }
+    assert!(wait_until(WAIT, || out.stats()[0].timeouts >= 1));
+    let r = out.shutdown(WAIT);
+    assert_eq!(out.stats()[0].sent, 3, "{r:?}");
+}
+
 #[test]
 fn buffered_stdout_flushes_when_idle() {
     let mut cfg = quiet_config();
