@@ -89,6 +89,7 @@ impl Capture {
                 Ok(line) => {
                     if line.contains("\"saker.capture\":\"attached\"") {
                         // Later lines are collected at stop.
+                        seen.push(line);
                         self.early = seen;
                         return self;
                     }

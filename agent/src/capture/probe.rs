@@ -91,6 +91,12 @@ fn pidns_id(path: &Path) -> Result<(u64, u64), CaptureError> {
 }
 
 impl Probe {
+    /// Whether most syscalls' arguments are read at exit, from the saved
+    /// registers (else every syscall runs an enter program too).
+    pub fn args_at_exit(&self) -> bool {
+        self.args_at_exit
+    }
+
     /// Verifies and loads one of the syscall tracepoint programs.
     fn load_tracepoint(&mut self, prog: &str) -> Result<(), CaptureError> {
         let p: &mut TracePoint = self

@@ -128,7 +128,16 @@ async fn capture_loop(
         state.scan_proc();
         printer.state = Some(state);
     }
-    eprintln!("{}", serde_json::json!({"saker.capture": "attached"}));
+    // Where the syscall arguments come from (see the README's requirements).
+    let args_at = if probe.args_at_exit() {
+        "exit"
+    } else {
+        "enter"
+    };
+    eprintln!(
+        "{}",
+        serde_json::json!({"saker.capture": "attached", "args_at": args_at})
+    );
     loop {
         reader.drain(&mut |rec| printer.record(rec));
         printer.flush();

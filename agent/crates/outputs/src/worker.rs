@@ -290,8 +290,11 @@ fn run(
                 if matches!(e, DeliverError::Timeout(_)) {
                     c.timeouts.fetch_add(1, Ordering::Relaxed);
                 }
-                // A failed delivery closes the file or process, and with it
-                // the deferred alerts it buffered: they failed too.
+                // The deferred alerts are counted failed with it: a failed
+                // file or process is closed with what it buffered, and none
+                // of them may count as sent. (Some may still reach the output,
+                // through a write-through or a retry: counted failed, never
+                // the other way round.)
                 failed_n(&sh, &e, settles.max(1) + std::mem::take(&mut deferred));
             }
         }

@@ -119,8 +119,10 @@ fn alerts_buffered_when_a_write_fails_count_as_failed_not_sent() {
     let s = &out.stats()[0];
     let arrived = got.text().lines().count() as u64;
     assert!(s.failed > 0, "the writer failed twice: {s:?}");
-    // Exactly what arrived is sent; the rest is accounted for.
-    assert_eq!(s.sent, arrived, "{s:?} {r:?}");
+    // Nothing that did not arrive counts as sent; every alert is accounted
+    // for. (What a failed write's batch held counts failed even where the
+    // buffer had passed part of it on.)
+    assert!(s.sent <= arrived, "{s:?} {r:?}: {arrived} arrived");
     assert_eq!(s.sent + s.failed + s.dropped_queue_full, N, "{s:?} {r:?}");
 }
 

@@ -403,8 +403,10 @@ impl State {
                 if let Some(sock) = f.sock.as_mut() {
                     sock.connected = false;
                     sock.remote = None;
-                    if sock.role != Role::Server {
+                    if !sock.bound {
                         sock.local = None;
+                    }
+                    if sock.role == Role::Client {
                         sock.role = Role::Unknown;
                     }
                     f.refresh_sock_name();
@@ -473,6 +475,7 @@ impl State {
                 let sock = f.sock.get_or_insert_with(Default::default);
                 if let Some(ep) = a.endpoint() {
                     sock.local = Some(ep);
+                    sock.bound = true;
                 }
                 sock.role = Role::Server;
                 f.refresh_sock_name();

@@ -182,6 +182,26 @@ fn persisted_drops_keep_their_count_across_restarts() {
 }
 
 #[test]
+fn a_heartbeat_committed_with_its_detach_still_extends_the_interval() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(cfg(dir.path())).unwrap();
+    let t = CoverageTracker::new(KEEP);
+    t.persist_to(&store);
+    // A short run: attach, one heartbeat, a clean stop, likely one commit.
+    t.attached(T0);
+    t.heartbeat(T0 + 5 * SEC);
+    t.detached(T0 + 6 * SEC);
+    store.flush().unwrap();
+    store.close();
+    drop(store);
+    let store = Store::open(cfg(dir.path())).unwrap();
+    let c = store.persisted_coverage();
+    assert_eq!(c.attached.len(), 1, "{c:?}");
+    assert_eq!(c.attached[0].start_ns, T0);
+    assert_eq!(c.attached[0].end_ns, Some(T0 + 5 * SEC), "{c:?}");
+}
+
+#[test]
 fn heartbeats_do_not_outrun_alerts_and_only_attached_runs_count() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(cfg(dir.path())).unwrap();

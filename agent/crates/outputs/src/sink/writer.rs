@@ -21,34 +21,16 @@ impl WriterSink {
     }
 }
 
-impl WriterSink {
-    /// After a failed write, what the buffer still holds is given up, as the
-    /// file and program sinks give it up when they close: the worker counts
-    /// every unflushed alert as failed then, and a later flush must not
-    /// deliver the ones it counted.
-    fn discard_buffered(&mut self) {
-        let out = std::mem::replace(&mut self.out, BufWriter::new(Box::new(std::io::sink())));
-        let (inner, _given_up) = out.into_parts();
-        self.out = BufWriter::with_capacity(64 * 1024, inner);
-    }
-}
-
 impl Sink for WriterSink {
     fn deliver(&mut self, alert: &OutputAlert) -> Result<(), DeliverError> {
         let l = line(alert, self.json);
         self.out
             .write_all(l.as_bytes())
             .and_then(|()| self.out.write_all(b"\n"))
-            .map_err(|e| {
-                self.discard_buffered();
-                io_failed("write", &e)
-            })
+            .map_err(|e| io_failed("write", &e))
     }
 
     fn flush(&mut self) -> Result<(), DeliverError> {
-        self.out.flush().map_err(|e| {
-            self.discard_buffered();
-            io_failed("flush", &e)
-        })
+        self.out.flush().map_err(|e| io_failed("flush", &e))
     }
 }

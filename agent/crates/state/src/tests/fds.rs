@@ -430,6 +430,22 @@ fn connect_names_the_socket_and_af_unspec_dissolves_it() {
         f(&s, &b, FieldId::FdName).as_deref(),
         Some("10.0.0.9:5000->10.0.0.53:53")
     );
+    // Dissolved, it keeps the end its bind named.
+    apply(
+        &mut s,
+        Rb::sys("connect", 100).arg(0, 5).blob(1, &unspec).res(0),
+    );
+    let b = apply(
+        &mut s,
+        Rb::sys("sendto", 100)
+            .arg(0, 5)
+            .blob(4, &sin([10, 0, 0, 54], 53))
+            .res(1),
+    );
+    assert_eq!(
+        f(&s, &b, FieldId::FdName).as_deref(),
+        Some("10.0.0.9:5000->10.0.0.54:53")
+    );
 }
 
 /// `BLOB_LOCAL_ADDR` as the kernel writes it: socket type, padding, sockaddr.

@@ -576,31 +576,27 @@ impl WriterState {
             }
             stmt.raw_execute()?;
         }
-        // The heartbeat extends the interval it was sent in: a new attach in
-        // this commit that started by then, or else the one open before the
-        // changes (a detach among them must not swallow the last heartbeat).
-        let in_new = heartbeat.is_some_and(|t| {
-            coverage
-                .iter()
-                .any(|c| matches!(c, CovChange::Attach(start) if *start <= t))
-        });
-        let beat = |tx: &rusqlite::Transaction<'_>, open: Option<i64>| match (heartbeat, open) {
-            (Some(t), Some(id)) => tx
-                .prepare_cached(
-                    "UPDATE coverage_attach SET end_ns = max(end_ns, ?1) WHERE id = ?2",
-                )?
-                .execute(params![t, id])
-                .map(drop),
-            _ => Ok(()),
-        };
-        if !in_new {
-            beat(&tx, self.open_attach)?;
-        }
-        for c in coverage {
+        // The heartbeat extends the interval it was sent in: the latest one
+        // that started by its time. It is applied to the open interval just
+        // before a change closes it, unless an attach still to come in this
+        // commit started by then; else at the end. (Applied to an interval
+        // that started after it, max() leaves that interval as it was.)
+        let mut beat = heartbeat;
+        for (i, c) in coverage.iter().enumerate() {
+            if let (Some(t), Some(id)) = (beat, self.open_attach) {
+                let closes = matches!(c, CovChange::Attach(_) | CovChange::Detach);
+                let later_owner = coverage[i..]
+                    .iter()
+                    .any(|c| matches!(c, CovChange::Attach(start) if *start <= t));
+                if closes && !later_owner {
+                    extend_attach(&tx, id, t)?;
+                    beat = None;
+                }
+            }
             apply_coverage(&tx, &mut self.open_attach, c)?;
         }
-        if in_new {
-            beat(&tx, self.open_attach)?;
+        if let (Some(t), Some(id)) = (beat, self.open_attach) {
+            extend_attach(&tx, id, t)?;
         }
         tx.commit()?;
         let count = batch.len() as u64;
@@ -630,6 +626,13 @@ impl WriterState {
         }
         Ok(r)
     }
+}
+
+/// A heartbeat at `t` for attach interval `id`.
+fn extend_attach(tx: &Connection, id: i64, t: i64) -> rusqlite::Result<()> {
+    tx.prepare_cached("UPDATE coverage_attach SET end_ns = max(end_ns, ?1) WHERE id = ?2")?
+        .execute(params![t, id])?;
+    Ok(())
 }
 
 fn apply_coverage(
