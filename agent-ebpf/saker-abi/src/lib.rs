@@ -455,6 +455,9 @@ mod tests {
         // and recorded capture must change too: make it a deliberate act.
         assert_eq!(HEADER_SIZE, 176);
         assert_eq!(HEADER_SIZE % 8, 0);
+        // The kernel copies comm as two aligned u64 stores.
+        assert_eq!(core::mem::offset_of!(EventHeader, comm) % 8, 0);
+        assert_eq!(core::mem::align_of::<EventHeader>(), 8);
         assert_eq!(BLOB_HEADER_SIZE, 4);
         const { assert!(SCRATCH_SIZE >= MAX_EVENT_SIZE + STR_MAX) };
         // No padding: the map value is copied byte for byte.
