@@ -240,6 +240,15 @@ pub struct KernelOffsets {
     pub sk_num: u32,
     pub sk_rcv_saddr: u32,
     pub sk_v6_rcv_saddr: u32,
+    /// `task_struct.comm`, UNKNOWN unless 8-byte aligned: the register-
+    /// reading exit program copies it with two direct loads through the
+    /// task's BTF pointer instead of the `bpf_get_current_comm` helper.
+    pub task_comm: u32,
+    /// The real uid and gid in `struct cred` (`kuid_t`/`kgid_t`: one u32
+    /// each), read the same way instead of `bpf_get_current_uid_gid`.
+    pub cred_uid: u32,
+    pub cred_gid: u32,
+    pub _pad: u32,
 }
 
 impl KernelOffsets {
@@ -314,6 +323,10 @@ impl KernelOffsets {
         sk_num: Self::UNKNOWN,
         sk_rcv_saddr: Self::UNKNOWN,
         sk_v6_rcv_saddr: Self::UNKNOWN,
+        task_comm: Self::UNKNOWN,
+        cred_uid: Self::UNKNOWN,
+        cred_gid: Self::UNKNOWN,
+        _pad: 0,
     };
 }
 
@@ -442,10 +455,13 @@ mod tests {
         // and recorded capture must change too: make it a deliberate act.
         assert_eq!(HEADER_SIZE, 176);
         assert_eq!(HEADER_SIZE % 8, 0);
+        // The kernel copies comm as two aligned u64 stores.
+        assert_eq!(core::mem::offset_of!(EventHeader, comm) % 8, 0);
+        assert_eq!(core::mem::align_of::<EventHeader>(), 8);
         assert_eq!(BLOB_HEADER_SIZE, 4);
         const { assert!(SCRATCH_SIZE >= MAX_EVENT_SIZE + STR_MAX) };
         // No padding: the map value is copied byte for byte.
-        assert_eq!(core::mem::size_of::<Config>(), 216);
+        assert_eq!(core::mem::size_of::<Config>(), 232);
     }
 
     #[test]

@@ -27,13 +27,13 @@ mod emit;
 mod task;
 
 use aya_ebpf::{
-    helpers::bpf_probe_read_user,
+    helpers::{bpf_get_current_pid_tgid, bpf_probe_read_user},
     macros::{map, raw_tracepoint, tracepoint},
     maps::{Array, HashMap, PerCpuArray, RingBuf},
     programs::{RawTracePointContext, TracePointContext},
 };
 use saker_abi::{
-    counter, kind, plan_flags, ArgKind, Config, SyscallPlan, INTEREST_WORDS, MAX_SYSCALLS, REGS_SPAN,
+    counter, kind, plan_flags, ArgKind, Config, SyscallPlan, INTEREST_WORDS, MAX_SYSCALLS,
     SCRATCH_SIZE,
 };
 
@@ -41,8 +41,14 @@ use saker_abi::{
 #[map(name = "EVENTS")]
 static EVENTS: RingBuf = RingBuf::with_byte_size(8 << 20, 0);
 
-#[map(name = "CONFIG")]
-static CONFIG: Array<Config> = Array::with_max_entries(1, 0);
+/// Set once by userspace at load (`EbpfLoader::set_global`) and never
+/// changed: it lives in `.rodata`, a frozen read-only map, so the verifier
+/// knows every field as a constant. That prunes the branches a setting rules
+/// out (scope, record layout, fallbacks) and gives the BTF offsets the
+/// constant value a direct load through a kernel pointer needs (see
+/// `task::user_regs`). Read only through [`config`].
+#[unsafe(no_mangle)]
+static CONFIG: Config = Config::DEFAULT;
 
 #[map(name = "INTEREST")]
 static INTEREST: Array<u64> = Array::with_max_entries(INTEREST_WORDS as u32, 0);
@@ -85,7 +91,11 @@ fn count(which: u32) {
 
 #[inline(always)]
 fn config() -> Option<&'static Config> {
-    CONFIG.get(0)
+    // Hide the pointer's target from LLVM, or it folds the field loads into
+    // `Config::DEFAULT`'s values; the verifier still sees the map value.
+    let mut p: *const Config = &CONFIG;
+    // SAFETY: a local on our own stack; CONFIG is 'static.
+    Some(unsafe { &*core::ptr::read_volatile(&mut p as *mut *const Config) })
 }
 
 /// The syscall number in a tracepoint record, if we want it.
@@ -243,8 +253,8 @@ fn wanted(nr: u32) -> bool {
 fn try_sys_exit<const REGS: bool>(ctx: &TracePointContext) -> Option<()> {
     let cfg = config()?;
     let exit_nr = record_nr(ctx, cfg)?;
-    let ids = task::Ids::current();
-    if ids.tgid == cfg.self_tgid {
+    let pid_tgid = bpf_get_current_pid_tgid();
+    if (pid_tgid >> 32) as u32 == cfg.self_tgid {
         return None;
     }
     let res: i64 = tp_field(ctx, cfg.tp_exit_ret_off, USUAL_RET_OFF)?;
@@ -252,9 +262,10 @@ fn try_sys_exit<const REGS: bool>(ctx: &TracePointContext) -> Option<()> {
     if REGS && cfg.args_at_exit() {
         let plan = plan(exit_nr)?;
         if plan.flags & plan_flags::AT_ENTER == 0 {
-            return exit_only(cfg, exit_nr, plan, &ids, res);
+            return exit_only(cfg, exit_nr, plan, pid_tgid, res);
         }
     }
+    let ids = task::Ids::current();
 
     // SAFETY: the value is copied out before the entry is removed.
     let stash = match unsafe { STASH.get(&ids.tid) } {
@@ -336,10 +347,17 @@ fn try_sys_exit<const REGS: bool>(ctx: &TracePointContext) -> Option<()> {
 /// the saved argument registers as they were; only the return value's
 /// register changes.)
 #[inline(always)]
-fn exit_only(cfg: &Config, nr: u32, plan: &SyscallPlan, ids: &task::Ids, res: i64) -> Option<()> {
+fn exit_only(
+    cfg: &Config,
+    nr: u32,
+    plan: &SyscallPlan,
+    pid_tgid: u64,
+    res: i64,
+) -> Option<()> {
     if !wanted(nr) {
         return None;
     }
+    let ids = &task::Ids::from_task(pid_tgid, cfg);
     let ns = task::in_scope(cfg, ids)?;
     if plan.flags & plan_flags::CLONE != 0 && res == 0 {
         // A new task returning from clone into itself; the parent gets the
@@ -357,16 +375,8 @@ fn exit_only(cfg: &Config, nr: u32, plan: &SyscallPlan, ids: &task::Ids, res: i6
         );
         return None;
     }
-    let mut regs = [0u64; REGS_SPAN / 8];
-    let ok = task::user_regs(cfg, &mut regs);
     let mut args = [0u64; 6];
-    let mut i = 0;
-    while i < 6 {
-        if i < plan.nargs as usize {
-            args[i] = regs[(cfg.regs_slots[i] & 7) as usize];
-        }
-        i += 1;
-    }
+    let ok = task::user_args(cfg, ids.task, plan.nargs, &mut args);
     if ok && plan.flags & plan_flags::ADDRESSED_ONLY != 0 && !names_an_address(&args, plan) {
         count(counter::SKIPPED_NO_ADDRESS);
         return None;

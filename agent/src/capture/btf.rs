@@ -280,6 +280,14 @@ impl Btf {
             sk_num: get("sock", "__sk_common.skc_num"),
             sk_rcv_saddr: get("sock", "__sk_common.skc_rcv_saddr"),
             sk_v6_rcv_saddr: get("sock", "__sk_common.skc_v6_rcv_saddr"),
+            // Read as two aligned u64 loads, so only when aligned.
+            task_comm: self
+                .offset_of("task_struct", "comm")
+                .filter(|off| off % 8 == 0)
+                .unwrap_or(KernelOffsets::UNKNOWN),
+            cred_uid: get("cred", "uid"),
+            cred_gid: get("cred", "gid"),
+            _pad: 0,
         }
     }
 }
@@ -380,6 +388,9 @@ mod tests {
         assert_ne!(o.pidns_inum, KernelOffsets::UNKNOWN);
         assert_ne!(o.cred_cap_effective, KernelOffsets::UNKNOWN);
         assert_eq!(o.upid_size, 16);
+        assert_ne!(o.task_comm, KernelOffsets::UNKNOWN);
+        assert_ne!(o.cred_uid, KernelOffsets::UNKNOWN);
+        assert_ne!(o.cred_gid, KernelOffsets::UNKNOWN);
         let (regs, size) = btf.syscall_arg_regs().expect("pt_regs argument registers");
         let mut cfg = saker_abi::Config::DEFAULT;
         assert!(cfg.set_arg_regs(regs, size), "{regs:?} in {size} bytes");

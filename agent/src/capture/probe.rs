@@ -147,15 +147,14 @@ impl Probe {
             }
         }
 
+        // The config is read-only global data, fixed here: the verifier
+        // then sees its fields as constants (see the kernel side's CONFIG).
         let mut ebpf = EbpfLoader::new()
             .map_max_entries(names::EVENTS, opts.ring_bytes)
+            .override_global(names::CONFIG, &config, true)
             .load(EBPF_OBJECT)
             .map_err(classify_load_error)?;
 
-        {
-            let mut map: Array<_, Config> = Array::try_from(map_mut(&mut ebpf, names::CONFIG)?)?;
-            map.set(0, config, 0)?;
-        }
         {
             let mut plans: Array<_, SyscallPlan> =
                 Array::try_from(map_mut(&mut ebpf, names::PLANS)?)?;
