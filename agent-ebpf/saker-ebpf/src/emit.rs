@@ -6,7 +6,7 @@
 //! and flagged; a record is never silently shortened. Offsets are masked
 //! before use so the verifier can prove every write stays inside SCRATCH.
 
-use aya_ebpf::bindings::{BPF_RB_AVAIL_DATA, BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP};
+use aya_ebpf::bindings::{BPF_RB_AVAIL_DATA, BPF_RB_CONS_POS, BPF_RB_FORCE_WAKEUP, BPF_RB_NO_WAKEUP};
 use aya_ebpf::helpers::generated::{
     bpf_get_current_cgroup_id, bpf_get_current_comm, bpf_get_smp_processor_id, bpf_ktime_get_boot_ns,
     bpf_probe_read_user, bpf_probe_read_user_str, bpf_ringbuf_output, bpf_ringbuf_query,
@@ -20,7 +20,7 @@ use saker_abi::{
 };
 
 use crate::task::{fill_task_info, load, Ids, NsIds};
-use crate::{count, COUNTERS, EVENTS, SCRATCH};
+use crate::{count, COUNTERS, EVENTS, SCRATCH, WOKEN_AT};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
@@ -320,15 +320,26 @@ fn fill_header(cfg: &Config, hdr: &mut EventHeader, kind: u8, nr: u32, args: &[u
 }
 
 /// Batch wakeups: the reader polls on a timer anyway, so only a filling ring
-/// needs to wake it now.
+/// needs to wake it now, and only once until it reads again (see WOKEN_AT).
 #[inline(always)]
 fn wakeup_flags(cfg: &Config) -> u64 {
+    let ring = &EVENTS as *const _ as *mut _;
     // SAFETY: querying our own ring buffer map.
-    let pending = unsafe { bpf_ringbuf_query(&EVENTS as *const _ as *mut _, BPF_RB_AVAIL_DATA as u64) };
-    if pending >= cfg.wakeup_bytes as u64 {
-        BPF_RB_FORCE_WAKEUP as u64
-    } else {
-        BPF_RB_NO_WAKEUP as u64
+    let pending = unsafe { bpf_ringbuf_query(ring, BPF_RB_AVAIL_DATA as u64) };
+    if pending < cfg.wakeup_bytes as u64 {
+        return BPF_RB_NO_WAKEUP as u64;
+    }
+    // SAFETY: as above.
+    let cons = unsafe { bpf_ringbuf_query(ring, BPF_RB_CONS_POS as u64) }.wrapping_add(1);
+    match WOKEN_AT.get_ptr_mut(0) {
+        // SAFETY: per-CPU slot, no concurrent writer on this CPU.
+        Some(last) if unsafe { *last } == cons => BPF_RB_NO_WAKEUP as u64,
+        Some(last) => {
+            // SAFETY: as above.
+            unsafe { *last = cons };
+            BPF_RB_FORCE_WAKEUP as u64
+        }
+        None => BPF_RB_FORCE_WAKEUP as u64,
     }
 }
 
