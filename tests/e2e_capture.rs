@@ -237,6 +237,57 @@ fn connect_to_loopback_listener() {
 }
 
 #[test]
+fn unconnected_udp_sends_carry_the_sockets_own_end() {
+    if !privileged("unconnected_udp_sends_carry_the_sockets_own_end") {
+        return;
+    }
+    let peer = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = peer.local_addr().unwrap().port();
+    let cap = Capture::start(&["--syscalls", "sendto,sendmsg"]);
+    // An unconnected socket, bound by its first send; then a send without
+    // an address on a connected one, which names no peer.
+    let pid = python(&format!(
+        "import socket\n\
+         u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
+         u.sendto(b'x', ('127.0.0.1', {port}))\n\
+         c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
+         c.connect(('127.0.0.1', {port}))\n\
+         c.send(b'y')\n"
+    ));
+    let out = cap.stop();
+    let mut buf = [0u8; 8];
+    let (_, from) = peer.recv_from(&mut buf).unwrap();
+    let sends: Vec<_> = out
+        .find(|e| ["sendto", "sendmsg"].contains(&e["evt.type"].as_str().unwrap_or("")))
+        .filter(|e| pid_of(e) == pid as u64)
+        .collect();
+    let addressed: Vec<_> = sends
+        .iter()
+        .filter(|e| e["evt.args"]["addr"]["port"].as_u64() == Some(port as u64))
+        .collect();
+    assert_eq!(addressed.len(), 1, "{sends:?}");
+    // The first send binds the socket to the wildcard address and an
+    // ephemeral port (the source address is chosen per datagram).
+    let local = &addressed[0]["evt.local_addr"];
+    assert_eq!(local["addr"], "0.0.0.0", "{:?}", addressed[0]);
+    assert_eq!(
+        local["port"].as_u64().unwrap(),
+        from.port() as u64,
+        "the source port the peer saw"
+    );
+    // The connected socket's address-less send: no peer named, no walk.
+    let bare: Vec<_> = sends
+        .iter()
+        .filter(|e| e["evt.args"]["addr"].is_null())
+        .collect();
+    assert!(!bare.is_empty(), "{sends:?}");
+    assert!(
+        bare.iter().all(|e| e["evt.local_addr"].is_null()),
+        "{bare:?}"
+    );
+}
+
+#[test]
 fn fork_and_exit() {
     if !privileged("fork_and_exit") {
         return;

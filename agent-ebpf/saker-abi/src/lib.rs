@@ -65,6 +65,9 @@ pub mod hdr_flags {
     /// The enter half was not seen (the agent attached mid-syscall, or the
     /// stash was full): args are zero and only `res` is meaningful.
     pub const NO_ENTER: u16 = 4;
+    /// A connect or datagram call that named a peer address (its sockaddr,
+    /// or its msghdr's `msg_name`, non-NULL with a non-zero length).
+    pub const ADDRESSED: u16 = 8;
 }
 
 /// Blob flags.
@@ -146,8 +149,10 @@ pub const BLOB_EXE: u8 = 6;
 pub const EXE_NAME_MAX: usize = 256;
 
 /// Blob index of the socket's own address (what getsockname would say) on
-/// the exits of the calls with `plan_flags::LOCAL_ADDR_ARG0` or
-/// `LOCAL_ADDR_RES`: the socket's type as u16 LE, two bytes of padding, then
+/// the exits of the calls with `plan_flags::LOCAL_ADDR_RES` (accept), and of
+/// those with `LOCAL_ADDR_ARG0` that name a peer (connect, and sendto,
+/// recvfrom, sendmsg, recvmsg with an address: an unconnected datagram
+/// socket's own end): the socket's type as u16 LE, two bytes of padding, then
 /// a `struct sockaddr_in` or `sockaddr_in6`. Read from the kernel's socket,
 /// because the only other source is a scan of /proc/net/tcp, whose cost
 /// grows with the host's connection table and which a short-lived client

@@ -94,8 +94,10 @@ pub mod plan_flags {
     /// TCP stream every call is address-less, and reporting them is most of
     /// what a network-heavy service would otherwise cost.
     pub const ADDRESSED_ONLY: u8 = 16;
-    /// On a successful exit, add `BLOB_LOCAL_ADDR` for the socket in
-    /// argument 0 (connect; also when it returns EINPROGRESS).
+    /// On a successful exit of a call that named a peer address
+    /// (`hdr_flags::ADDRESSED`), add `BLOB_LOCAL_ADDR` for the socket in
+    /// argument 0 (connect, also when it returns EINPROGRESS; the datagram
+    /// calls).
     pub const LOCAL_ADDR_ARG0: u8 = 32;
     /// On a successful exit, add `BLOB_LOCAL_ADDR` for the socket the call
     /// returned (accept, accept4).
@@ -224,16 +226,30 @@ mod x86_64 {
             44,
             "sendto",
             ["fd", "data", "size", "flags", "addr", "addrlen"],
-            [Fd, (Buf, 2), Int, Int, (SockAddr, 5), Int]
+            [Fd, (Buf, 2), Int, Int, (SockAddr, 5), Int],
+            LOCAL_ADDR_ARG0
         ),
         sys!(
             45,
             "recvfrom",
             ["fd", "data", "size", "flags", "addr", "addrlen"],
-            [Fd, N, Int, Int, (SockAddrOut, 5), N]
+            [Fd, N, Int, Int, (SockAddrOut, 5), N],
+            LOCAL_ADDR_ARG0
         ),
-        sys!(46, "sendmsg", ["fd", "msg", "flags"], [Fd, MsgHdr, Int]),
-        sys!(47, "recvmsg", ["fd", "msg", "flags"], [Fd, MsgHdr, Int]),
+        sys!(
+            46,
+            "sendmsg",
+            ["fd", "msg", "flags"],
+            [Fd, MsgHdr, Int],
+            LOCAL_ADDR_ARG0
+        ),
+        sys!(
+            47,
+            "recvmsg",
+            ["fd", "msg", "flags"],
+            [Fd, MsgHdr, Int],
+            LOCAL_ADDR_ARG0
+        ),
         sys!(48, "shutdown", ["fd", "how"], [Fd, Int]),
         sys!(
             49,

@@ -74,6 +74,16 @@ impl Writer {
         }
     }
 
+    /// The call names a peer address (`hdr_flags::ADDRESSED`).
+    #[inline(always)]
+    fn mark_addressed(&mut self) {
+        // SAFETY: as above.
+        unsafe {
+            let f = core::ptr::read_volatile(&(*self.hdr).flags);
+            core::ptr::write_volatile(&mut (*self.hdr).flags, f | hdr_flags::ADDRESSED);
+        }
+    }
+
     /// Room for a blob's payload after its header, or None when full.
     #[inline(always)]
     fn room(&self) -> Option<usize> {
@@ -462,10 +472,16 @@ pub fn record(
         exe_facts(&mut w, &cfg.offsets);
     }
     if kind == kind::SYSCALL {
+        // SAFETY: hdr_ptr is the scratch map value.
+        let addressed =
+            unsafe { core::ptr::read_volatile(&(*hdr_ptr).flags) } & hdr_flags::ADDRESSED != 0;
         // One call site: the walk to the socket is inlined once.
         let fd = if plan.flags & plan_flags::LOCAL_ADDR_RES != 0 && res >= 0 {
             res
-        } else if plan.flags & plan_flags::LOCAL_ADDR_ARG0 != 0 && (res == 0 || res == EINPROGRESS) {
+        } else if plan.flags & plan_flags::LOCAL_ADDR_ARG0 != 0
+            && addressed
+            && (res >= 0 || res == EINPROGRESS)
+        {
             args[0] as i32 as i64
         } else {
             -1
@@ -682,15 +698,23 @@ fn copy_at_exit(w: &mut Writer, res: i64, plan: &SyscallPlan) {
         };
         match ArgKind::from_u8(spec.kind) {
             ArgKind::Path | ArgKind::Str => w.user_str(i as u8, a),
-            ArgKind::SockAddr => w.user_bytes(i as u8, a, aux_val as usize, SOCKADDR_MAX),
+            ArgKind::SockAddr => {
+                if a != 0 && aux_val != 0 {
+                    w.mark_addressed();
+                }
+                w.user_bytes(i as u8, a, aux_val as usize, SOCKADDR_MAX)
+            }
             ArgKind::SockAddrOut => {
                 if res >= 0 && aux_val != 0 {
                     let mut alen: u32 = 0;
-                    // SAFETY: reads the socklen_t the caller passed.
+                    // SAFETY: reads the socklen_t the kernel wrote back.
                     let r = unsafe {
                         bpf_probe_read_user(&mut alen as *mut u32 as *mut _, 4, aux_val as *const _)
                     };
                     if r == 0 {
+                        if a != 0 && alen != 0 {
+                            w.mark_addressed();
+                        }
                         w.user_bytes(i as u8, a, alen as usize, SOCKADDR_MAX);
                     }
                 }
@@ -708,6 +732,9 @@ fn copy_at_exit(w: &mut Writer, res: i64, plan: &SyscallPlan) {
                 // SAFETY: reads the first 16 bytes of the caller's msghdr.
                 let r = unsafe { bpf_probe_read_user(head.as_mut_ptr() as *mut _, 16, a as *const _) };
                 if a != 0 && r == 0 {
+                    if head[0] != 0 && head[1] as u32 != 0 {
+                        w.mark_addressed();
+                    }
                     w.user_bytes(i as u8, head[0], (head[1] as u32) as usize, SOCKADDR_MAX);
                 }
             }

@@ -396,7 +396,8 @@ fn write_args(b: &mut Vec<u8>, def: &syscalls::SyscallDef, rec: &Record<'_>) {
         }
     }
     b.push(b'}');
-    // The socket's own end, read by the kernel on connect and accept exits.
+    // The socket's own end, read by the kernel on connect and accept exits
+    // and on datagram calls that name a peer.
     if let Some(bl) = rec.blob(saker_abi::BLOB_LOCAL_ADDR) {
         if let Some(addr) = bl.bytes.get(4..) {
             b.extend_from_slice(b",\"evt.local_addr\":");

@@ -147,7 +147,8 @@ impl State {
                     1
                 };
                 if let Some(addr) = rec.sockaddr(idx) {
-                    self.sock_datagram(h.pid, rec.arg_fd(0), addr);
+                    let local = rec.local_sockaddr();
+                    self.sock_datagram(h.pid, rec.arg_fd(0), addr, local);
                 }
             }
             Sc::Dup if res >= 0 => self.dup(h.pid, rec.arg_fd(0), res as i32, false),
@@ -484,8 +485,16 @@ impl State {
     }
 
     /// sendto/recvfrom with an address on an unconnected socket: the peer
-    /// may change per datagram (`fd.name_changed`).
-    fn sock_datagram(&mut self, pid: u32, fd: i32, addr: SockAddr<'_>) {
+    /// may change per datagram (`fd.name_changed`). `local` is the socket's
+    /// own end when the kernel could read it (an unconnected socket is bound
+    /// by its first send, so it is not known before).
+    fn sock_datagram(
+        &mut self,
+        pid: u32,
+        fd: i32,
+        addr: SockAddr<'_>,
+        local: Option<(SockAddr<'_>, u32)>,
+    ) {
         let Some(f) = self.fd_mut(pid, fd) else {
             return;
         };
@@ -501,7 +510,13 @@ impl State {
         if sock.role == Role::Unknown {
             sock.role = Role::Client;
         }
-        if changed {
+        let local_before = sock.local;
+        if let Some((local, sock_type)) = local {
+            set_local(sock, local, sock_type);
+        }
+        // The name shows the local end too; only the peer decides
+        // `fd.name_changed`.
+        if changed || sock.local != local_before {
             f.refresh_sock_name();
         }
         self.cur.name_changed = changed;

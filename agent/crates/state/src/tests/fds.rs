@@ -448,6 +448,42 @@ fn connect_names_the_socket_and_af_unspec_dissolves_it() {
     );
 }
 
+#[test]
+fn an_unconnected_datagram_socket_gets_its_local_end_from_the_kernel() {
+    let mut s = seeded();
+    apply(&mut s, Rb::sys("socket", 100).arg(0, 2).arg(1, 2).res(3));
+    let b = apply(
+        &mut s,
+        Rb::sys("sendto", 100)
+            .arg(0, 3)
+            .blob(4, &sin([10, 0, 0, 53], 53))
+            .blob(
+                saker_abi::BLOB_LOCAL_ADDR,
+                &local_blob(2, &sin([10, 0, 0, 9], 41000)),
+            )
+            .res(1),
+    );
+    assert_eq!(
+        f(&s, &b, FieldId::FdName).as_deref(),
+        Some("10.0.0.9:41000->10.0.0.53:53")
+    );
+    assert_eq!(f(&s, &b, FieldId::FdNameChanged).as_deref(), Some("true"));
+    assert_eq!(f(&s, &b, FieldId::FdLport).as_deref(), Some("41000"));
+    // The same peer again: the name stays, and did not change.
+    let b = apply(
+        &mut s,
+        Rb::sys("sendto", 100)
+            .arg(0, 3)
+            .blob(4, &sin([10, 0, 0, 53], 53))
+            .blob(
+                saker_abi::BLOB_LOCAL_ADDR,
+                &local_blob(2, &sin([10, 0, 0, 9], 41000)),
+            )
+            .res(1),
+    );
+    assert_eq!(f(&s, &b, FieldId::FdNameChanged).as_deref(), Some("false"));
+}
+
 /// `BLOB_LOCAL_ADDR` as the kernel writes it: socket type, padding, sockaddr.
 fn local_blob(sock_type: u16, addr: &[u8]) -> Vec<u8> {
     let mut v = sock_type.to_le_bytes().to_vec();
