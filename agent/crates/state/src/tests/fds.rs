@@ -369,7 +369,7 @@ fn connect_names_the_socket_and_af_unspec_dissolves_it() {
             Rb::sys("connect", 100)
                 .arg(0, 3)
                 .blob(1, addr)
-                .blob(saker_abi::BLOB_LOCAL_ADDR, &local_blob(2, local))
+                .local(2, local)
                 .res(0),
         )
     };
@@ -420,10 +420,7 @@ fn connect_names_the_socket_and_af_unspec_dissolves_it() {
         Rb::sys("connect", 100)
             .arg(0, 5)
             .blob(1, &sin([10, 0, 0, 53], 53))
-            .blob(
-                saker_abi::BLOB_LOCAL_ADDR,
-                &local_blob(2, &sin([0, 0, 0, 0], 0)),
-            )
+            .local(2, &sin([0, 0, 0, 0], 0))
             .res(0),
     );
     assert_eq!(
@@ -457,10 +454,7 @@ fn an_unconnected_datagram_socket_gets_its_local_end_from_the_kernel() {
         Rb::sys("sendto", 100)
             .arg(0, 3)
             .blob(4, &sin([10, 0, 0, 53], 53))
-            .blob(
-                saker_abi::BLOB_LOCAL_ADDR,
-                &local_blob(2, &sin([10, 0, 0, 9], 41000)),
-            )
+            .local(2, &sin([10, 0, 0, 9], 41000))
             .res(1),
     );
     assert_eq!(
@@ -475,21 +469,10 @@ fn an_unconnected_datagram_socket_gets_its_local_end_from_the_kernel() {
         Rb::sys("sendto", 100)
             .arg(0, 3)
             .blob(4, &sin([10, 0, 0, 53], 53))
-            .blob(
-                saker_abi::BLOB_LOCAL_ADDR,
-                &local_blob(2, &sin([10, 0, 0, 9], 41000)),
-            )
+            .local(2, &sin([10, 0, 0, 9], 41000))
             .res(1),
     );
     assert_eq!(f(&s, &b, FieldId::FdNameChanged).as_deref(), Some("false"));
-}
-
-/// `BLOB_LOCAL_ADDR` as the kernel writes it: socket type, padding, sockaddr.
-fn local_blob(sock_type: u16, addr: &[u8]) -> Vec<u8> {
-    let mut v = sock_type.to_le_bytes().to_vec();
-    v.extend_from_slice(&[0, 0]);
-    v.extend_from_slice(addr);
-    v
 }
 
 #[test]
@@ -514,10 +497,7 @@ fn the_kernels_local_end_is_used_without_reading_proc() {
         Rb::sys("connect", me)
             .arg(0, u.as_raw_fd() as u64)
             .blob(1, &sin([127, 0, 0, 1], rport))
-            .blob(
-                saker_abi::BLOB_LOCAL_ADDR,
-                &local_blob(2, &sin([127, 0, 0, 1], 9)),
-            )
+            .local(2, &sin([127, 0, 0, 1], 9))
             .res(0),
     );
     assert_eq!(
@@ -542,10 +522,7 @@ fn the_kernels_local_end_is_used_without_reading_proc() {
         Rb::sys("accept", 100)
             .arg(0, 4)
             .blob(1, &sin([5, 6, 7, 8], 5555))
-            .blob(
-                saker_abi::BLOB_LOCAL_ADDR,
-                &local_blob(1, &sin([10, 0, 0, 2], 22)),
-            )
+            .local(1, &sin([10, 0, 0, 2], 22))
             .res(5),
     );
     assert_eq!(
@@ -560,10 +537,7 @@ fn the_kernels_local_end_is_used_without_reading_proc() {
         &mut s,
         Rb::sys("accept", 100)
             .arg(0, 40)
-            .blob(
-                saker_abi::BLOB_LOCAL_ADDR,
-                &local_blob(1, &sin([10, 0, 0, 3], 8080)),
-            )
+            .local(1, &sin([10, 0, 0, 3], 8080))
             .res(6),
     );
     assert_eq!(f(&s, &b, FieldId::FdTypechar).as_deref(), Some("4"));

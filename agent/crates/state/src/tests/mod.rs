@@ -55,6 +55,14 @@ impl Rb {
         self.blobs.push((i, 0, b.to_vec()));
         self
     }
+    /// `BLOB_LOCAL_ADDR` as the kernel writes it: the socket type, padding,
+    /// then the socket's own sockaddr.
+    pub fn local(self, sock_type: u16, addr: &[u8]) -> Self {
+        let mut v = sock_type.to_le_bytes().to_vec();
+        v.extend_from_slice(&[0, 0]);
+        v.extend_from_slice(addr);
+        self.blob(saker_abi::BLOB_LOCAL_ADDR, &v)
+    }
     pub fn path(self, i: u8, p: &str) -> Self {
         let mut v = p.as_bytes().to_vec();
         v.push(0);
