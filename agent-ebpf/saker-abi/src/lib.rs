@@ -65,8 +65,10 @@ pub mod hdr_flags {
     /// The enter half was not seen (the agent attached mid-syscall, or the
     /// stash was full): args are zero and only `res` is meaningful.
     pub const NO_ENTER: u16 = 4;
-    /// A connect or datagram call that named a peer address (its sockaddr,
-    /// or its msghdr's `msg_name`, non-NULL with a non-zero length).
+    /// The call named an address: a sockaddr argument, or a msghdr's
+    /// `msg_name`, non-NULL with a non-zero length (for an out-argument,
+    /// the length the kernel wrote back). The kernel reads a socket's own
+    /// end on `LOCAL_ADDR_ARG0` calls only then.
     pub const ADDRESSED: u16 = 8;
 }
 
@@ -335,7 +337,7 @@ impl KernelOffsets {
     };
 }
 
-/// The single entry of the `CONFIG` map.
+/// The kernel programs' settings: read-only global data (`CONFIG`), fixed at load.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Config {

@@ -331,25 +331,23 @@ fn fill_header(cfg: &Config, hdr: &mut EventHeader, kind: u8, nr: u32, args: &[u
 
 /// Batch wakeups: the reader polls on a timer anyway, so only a filling ring
 /// needs to wake it now, and only once until it reads again (see WOKEN_AT).
+/// Returns the flags and, for a forced wakeup, the consumer position (plus
+/// one) to record once the record is in the ring: a wakeup whose record
+/// could not be sent woke nobody.
 #[inline(always)]
-fn wakeup_flags(cfg: &Config) -> u64 {
+fn wakeup_flags(cfg: &Config) -> (u64, u64) {
     let ring = &EVENTS as *const _ as *mut _;
     // SAFETY: querying our own ring buffer map.
     let pending = unsafe { bpf_ringbuf_query(ring, BPF_RB_AVAIL_DATA as u64) };
     if pending < cfg.wakeup_bytes as u64 {
-        return BPF_RB_NO_WAKEUP as u64;
+        return (BPF_RB_NO_WAKEUP as u64, 0);
     }
     // SAFETY: as above.
     let cons = unsafe { bpf_ringbuf_query(ring, BPF_RB_CONS_POS as u64) }.wrapping_add(1);
     match WOKEN_AT.get_ptr_mut(0) {
         // SAFETY: per-CPU slot, no concurrent writer on this CPU.
-        Some(last) if unsafe { *last } == cons => BPF_RB_NO_WAKEUP as u64,
-        Some(last) => {
-            // SAFETY: as above.
-            unsafe { *last = cons };
-            BPF_RB_FORCE_WAKEUP as u64
-        }
-        None => BPF_RB_FORCE_WAKEUP as u64,
+        Some(last) if unsafe { *last } == cons => (BPF_RB_NO_WAKEUP as u64, 0),
+        _ => (BPF_RB_FORCE_WAKEUP as u64, cons),
     }
 }
 
@@ -360,25 +358,47 @@ fn wakeup_flags(cfg: &Config) -> u64 {
 /// polls on a timer.
 const WAKE_CHECK_EVERY: u64 = 16;
 
-/// This CPU's count of records sent (bumped by the caller after a submit)
-/// and the wakeup flags for the next record.
+/// How the next record is submitted, and what to note once it is sent.
+struct Wake {
+    /// This CPU's count of records sent.
+    sent: Option<*mut u64>,
+    flags: u64,
+    /// For a forced wakeup: the consumer position (plus one) it is for.
+    woken_at: u64,
+}
+
 #[inline(always)]
-fn sent_and_wakeup(cfg: &Config) -> (Option<*mut u64>, u64) {
+fn sent_and_wakeup(cfg: &Config) -> Wake {
     let sent = COUNTERS.get_ptr_mut(counter::SENT);
     let check = match sent {
         // SAFETY: per-CPU slot, no concurrent writer on this CPU.
         Some(n) => (unsafe { *n }) & (WAKE_CHECK_EVERY - 1) == 0,
         None => true,
     };
-    let flags = if check { wakeup_flags(cfg) } else { BPF_RB_NO_WAKEUP as u64 };
-    (sent, flags)
+    let (flags, woken_at) = if check {
+        wakeup_flags(cfg)
+    } else {
+        (BPF_RB_NO_WAKEUP as u64, 0)
+    };
+    Wake {
+        sent,
+        flags,
+        woken_at,
+    }
 }
 
+/// The record is in the ring: count it, and note the wakeup it carried.
 #[inline(always)]
-fn bump(sent: Option<*mut u64>) {
-    if let Some(n) = sent {
+fn bump(w: &Wake) {
+    if let Some(n) = w.sent {
         // SAFETY: as in sent_and_wakeup.
         unsafe { *n += 1 };
+    }
+    if w.woken_at != 0 {
+        if let Some(last) = WOKEN_AT.get_ptr_mut(0) {
+            // SAFETY: per-CPU slot, no concurrent writer on this CPU.
+            unsafe { *last = w.woken_at };
+        }
     }
 }
 
@@ -396,7 +416,7 @@ fn header_record(
     ids: &Ids,
     ns: NsIds,
 ) {
-    let (sent, wake) = sent_and_wakeup(cfg);
+    let wake = sent_and_wakeup(cfg);
     // SAFETY: reserving a header-sized record in our own ring buffer map.
     let p = unsafe { bpf_ringbuf_reserve(&EVENTS as *const _ as *mut _, HEADER_SIZE as u64, 0) }
         as *mut EventHeader;
@@ -414,8 +434,8 @@ fn header_record(
         fill_task_info(cfg, hdr, ns);
     }
     // SAFETY: submitting the record reserved above, once.
-    unsafe { bpf_ringbuf_submit(p as *mut _, wake) };
-    bump(sent);
+    unsafe { bpf_ringbuf_submit(p as *mut _, wake.flags) };
+    bump(&wake);
 }
 
 /// Builds and submits one record. `args` are the raw syscall arguments.
@@ -501,20 +521,20 @@ pub fn record(
     }
     // SAFETY: hdr_ptr is the scratch map value.
     unsafe { (*hdr_ptr).len = len as u32 };
-    let (sent, flags) = sent_and_wakeup(cfg);
+    let wake = sent_and_wakeup(cfg);
     // SAFETY: buf[0..len) is initialised scratch memory inside the map value.
     let r = unsafe {
         bpf_ringbuf_output(
             &EVENTS as *const _ as *mut _,
             buf as *mut _,
             len as u64,
-            flags,
+            wake.flags,
         )
     };
     if r < 0 {
         count(counter::DROP_RING_FULL);
     } else {
-        bump(sent);
+        bump(&wake);
     }
 }
 

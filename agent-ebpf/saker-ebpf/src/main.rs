@@ -41,7 +41,7 @@ use saker_abi::{
 #[map(name = "EVENTS")]
 static EVENTS: RingBuf = RingBuf::with_byte_size(8 << 20, 0);
 
-/// Set once by userspace at load (`EbpfLoader::set_global`) and never
+/// Set once by userspace at load (`EbpfLoader::override_global`) and never
 /// changed: it lives in `.rodata`, a frozen read-only map, so the verifier
 /// knows every field as a constant. That prunes the branches a setting rules
 /// out (scope, record layout, fallbacks) and gives the BTF offsets the

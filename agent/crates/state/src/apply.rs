@@ -399,14 +399,17 @@ impl State {
                 // connect(AF_UNSPEC) dissolves a datagram socket's
                 // association: it is unconnected again, and its next
                 // addressed datagram names a peer anew. The kernel also
-                // forgets the local end that connect chose (one bind set
-                // stays).
+                // forgets what connect chose of the local end, keeping
+                // what a bind named (a wildcard address or port 0 included);
+                // a server whose bind was never seen keeps what is known.
                 if let Some(sock) = f.sock.as_mut() {
                     sock.connected = false;
                     sock.remote = None;
-                    if !sock.bound {
-                        sock.local = None;
-                    }
+                    sock.local = match sock.bound {
+                        Some(b) => Some(b).filter(|e| !e.ip.is_unspecified() || e.port != 0),
+                        None if sock.role == Role::Server => sock.local,
+                        None => None,
+                    };
                     if sock.role == Role::Client {
                         sock.role = Role::Unknown;
                     }
@@ -476,7 +479,7 @@ impl State {
                 let sock = f.sock.get_or_insert_with(Default::default);
                 if let Some(ep) = a.endpoint() {
                     sock.local = Some(ep);
-                    sock.bound = true;
+                    sock.bound = Some(ep);
                 }
                 sock.role = Role::Server;
                 f.refresh_sock_name();
@@ -505,18 +508,18 @@ impl State {
         if sock.connected && sock.role != Role::Unknown {
             return;
         }
-        let changed = sock.remote != Some(ep);
+        let before = (sock.remote, sock.local);
         sock.remote = Some(ep);
         if sock.role == Role::Unknown {
             sock.role = Role::Client;
         }
-        let local_before = sock.local;
         if let Some((local, sock_type)) = local {
             set_local(sock, local, sock_type);
         }
-        // The name shows the local end too; only the peer decides
-        // `fd.name_changed`.
-        if changed || sock.local != local_before {
+        // `fd.name_changed`, as libsinsp has it: the name (peer and own end)
+        // is not what it was.
+        let changed = (sock.remote, sock.local) != before;
+        if changed {
             f.refresh_sock_name();
         }
         self.cur.name_changed = changed;

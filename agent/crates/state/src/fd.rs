@@ -169,8 +169,8 @@ pub struct SockInfo {
     pub remote: Option<Endpoint>,
     pub role: Role,
     pub connected: bool,
-    /// Its local end was named by bind, which connect(AF_UNSPEC) keeps.
-    pub bound: bool,
+    /// The end bind named, which connect(AF_UNSPEC) falls back to.
+    pub bound: Option<Endpoint>,
 }
 
 impl SockInfo {
@@ -340,7 +340,7 @@ mod tests {
             remote: Some(ep([1, 1, 1, 1], 443)),
             role: Role::Client,
             connected: true,
-            bound: false,
+            bound: None,
         };
         assert_eq!(s.tuple_name().unwrap(), "10.0.0.2:40000->1.1.1.1:443");
         assert_eq!(s.sip(), Some(IpAddr::V4(Ipv4Addr::new(1, 1, 1, 1))));

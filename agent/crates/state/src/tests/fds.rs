@@ -443,6 +443,39 @@ fn connect_names_the_socket_and_af_unspec_dissolves_it() {
         f(&s, &b, FieldId::FdName).as_deref(),
         Some("10.0.0.9:5000->10.0.0.54:53")
     );
+    // A wildcard bind: connect picked the address, which the kernel forgets
+    // again; the bound port stays.
+    apply(&mut s, Rb::sys("socket", 100).arg(0, 2).arg(1, 2).res(6));
+    apply(
+        &mut s,
+        Rb::sys("bind", 100)
+            .arg(0, 6)
+            .blob(1, &sin([0, 0, 0, 0], 6000))
+            .res(0),
+    );
+    apply(
+        &mut s,
+        Rb::sys("connect", 100)
+            .arg(0, 6)
+            .blob(1, &sin([10, 0, 0, 53], 53))
+            .local(2, &sin([10, 0, 0, 9], 6000))
+            .res(0),
+    );
+    apply(
+        &mut s,
+        Rb::sys("connect", 100).arg(0, 6).blob(1, &unspec).res(0),
+    );
+    let b = apply(
+        &mut s,
+        Rb::sys("sendto", 100)
+            .arg(0, 6)
+            .blob(4, &sin([10, 0, 0, 54], 53))
+            .res(1),
+    );
+    assert_eq!(
+        f(&s, &b, FieldId::FdName).as_deref(),
+        Some("0.0.0.0:6000->10.0.0.54:53")
+    );
 }
 
 #[test]
