@@ -66,22 +66,23 @@ impl Writer {
     }
 
     #[inline(always)]
-    fn mark_truncated(&mut self) {
+    fn set_flag(&mut self, flag: u16) {
         // SAFETY: as above.
         unsafe {
             let f = core::ptr::read_volatile(&(*self.hdr).flags);
-            core::ptr::write_volatile(&mut (*self.hdr).flags, f | hdr_flags::TRUNCATED);
+            core::ptr::write_volatile(&mut (*self.hdr).flags, f | flag);
         }
+    }
+
+    #[inline(always)]
+    fn mark_truncated(&mut self) {
+        self.set_flag(hdr_flags::TRUNCATED);
     }
 
     /// The call names a peer address (`hdr_flags::ADDRESSED`).
     #[inline(always)]
     fn mark_addressed(&mut self) {
-        // SAFETY: as above.
-        unsafe {
-            let f = core::ptr::read_volatile(&(*self.hdr).flags);
-            core::ptr::write_volatile(&mut (*self.hdr).flags, f | hdr_flags::ADDRESSED);
-        }
+        self.set_flag(hdr_flags::ADDRESSED);
     }
 
     /// Room for a blob's payload after its header, or None when full.

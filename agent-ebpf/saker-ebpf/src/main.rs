@@ -8,18 +8,19 @@
 //! rules reload can narrow the set in place, without detaching.
 //!
 //! Most syscalls need only the exit program: it reads the arguments from the
-//! task's saved user registers (`bpf_task_pt_regs`, one copy of the window
+//! task's saved user registers (`bpf_task_pt_regs`, direct loads at offsets
 //! userspace located through BTF, see `Config::regs_base`) and writes a
 //! header-only record straight into the ring buffer. Only execve/execveat
 //! (`plan_flags::AT_ENTER`: argv is gone by exit) keep the enter program and
-//! the per-tid `STASH`; so does every syscall when BTF did not give the
-//! register offsets.
+//! the per-tid `STASH`; so does every syscall where that program cannot
+//! load (`saker_sys_exit_stash`).
 //!
 //! Portability: nothing here hard-codes a kernel struct offset. Syscall
 //! arguments come from the tracepoint record, whose layout userspace reads from
-//! tracefs `format`, or from `struct pt_regs` at offsets from BTF; the few task_struct fields we read (parent, PID namespace,
-//! loginuid, tty, credentials) use offsets userspace found in the running
-//! kernel's BTF and put in `CONFIG`. A field BTF lacks is skipped.
+//! tracefs `format`, or from `struct pt_regs` at offsets from BTF; the few
+//! task_struct fields we read (parent, PID namespace, loginuid, tty,
+//! credentials, comm) use offsets userspace found in the running kernel's
+//! BTF and put in `CONFIG`. A field BTF lacks is skipped.
 #![no_std]
 #![no_main]
 
@@ -46,7 +47,7 @@ static EVENTS: RingBuf = RingBuf::with_byte_size(8 << 20, 0);
 /// knows every field as a constant. That prunes the branches a setting rules
 /// out (scope, record layout, fallbacks) and gives the BTF offsets the
 /// constant value a direct load through a kernel pointer needs (see
-/// `task::user_regs`). Read only through [`config`].
+/// `task::user_args`). Read only through [`config`].
 #[unsafe(no_mangle)]
 static CONFIG: Config = Config::DEFAULT;
 

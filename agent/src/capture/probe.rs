@@ -69,9 +69,6 @@ pub struct Probe {
     /// The exit program reads arguments from the saved registers
     /// (`Config::args_at_exit`): only AT_ENTER syscalls need an enter program.
     args_at_exit: bool,
-    /// The exit program loaded: `PROG_SYS_EXIT`, or `PROG_SYS_EXIT_STASH`
-    /// where the first cannot run.
-    exit_prog: &'static str,
 }
 
 fn classify_load_error(e: aya::EbpfError) -> CaptureError {
@@ -95,6 +92,16 @@ impl Probe {
     /// registers (else every syscall runs an enter program too).
     pub fn args_at_exit(&self) -> bool {
         self.args_at_exit
+    }
+
+    /// The exit program loaded: `PROG_SYS_EXIT`, or `PROG_SYS_EXIT_STASH`
+    /// where the first cannot run.
+    fn exit_prog(&self) -> &'static str {
+        if self.args_at_exit {
+            names::PROG_SYS_EXIT
+        } else {
+            names::PROG_SYS_EXIT_STASH
+        }
     }
 
     /// Verifies and loads one of the syscall tracepoint programs.
@@ -168,7 +175,6 @@ impl Probe {
             attached: BTreeSet::new(),
             addressed_only: SyscallSet::empty(),
             args_at_exit: config.args_at_exit(),
-            exit_prog: names::PROG_SYS_EXIT,
         };
         probe.load_tracepoint(names::PROG_SYS_ENTER)?;
         // The exit program that reads arguments from the saved registers
@@ -190,7 +196,6 @@ impl Probe {
         }
         if !at_exit {
             probe.load_tracepoint(names::PROG_SYS_EXIT_STASH)?;
-            probe.exit_prog = names::PROG_SYS_EXIT_STASH;
             probe.args_at_exit = false;
         }
         let exit: &mut RawTracePoint = probe
@@ -252,7 +257,7 @@ impl Probe {
             let needs_enter = !self.args_at_exit || def.flags & plan_flags::AT_ENTER != 0;
             let enter =
                 needs_enter.then(|| (names::PROG_SYS_ENTER, format!("sys_enter_{}", def.name)));
-            let exit = Some((self.exit_prog, format!("sys_exit_{}", def.name)));
+            let exit = Some((self.exit_prog(), format!("sys_exit_{}", def.name)));
             for (prog, ev) in [enter, exit].into_iter().flatten() {
                 let p: &mut TracePoint = self
                     .ebpf

@@ -327,29 +327,48 @@ fn connect_learns_local_end_from_proc() {
     assert_eq!(f(&s, &b, FieldId::FdL4proto).as_deref(), Some("tcp"));
 }
 
+/// Socket calls of pid 100 as the kernel reports them; `local` is the
+/// socket's own end the kernel read (`BLOB_LOCAL_ADDR`), when it did.
+fn udp_socket(s: &mut State, fd: u64) {
+    apply(s, Rb::sys("socket", 100).arg(0, 2).arg(1, 2).res(fd as i64));
+}
+
+fn bind(s: &mut State, fd: u64, addr: &[u8]) {
+    apply(s, Rb::sys("bind", 100).arg(0, fd).blob(1, addr).res(0));
+}
+
+fn with_local(rb: Rb, local: Option<&[u8]>) -> Rb {
+    match local {
+        Some(l) => rb.local(2, l),
+        None => rb,
+    }
+}
+
+fn connect(s: &mut State, fd: u64, peer: &[u8], local: Option<&[u8]>) -> Vec<u8> {
+    let rb = Rb::sys("connect", 100).arg(0, fd).blob(1, peer).res(0);
+    apply(s, with_local(rb, local))
+}
+
+fn send_to(s: &mut State, fd: u64, peer: &[u8], local: Option<&[u8]>) -> Vec<u8> {
+    let rb = Rb::sys("sendto", 100).arg(0, fd).blob(4, peer).res(1);
+    apply(s, with_local(rb, local))
+}
+
 #[test]
 fn name_changed_is_a_fact_of_the_event_not_of_the_socket() {
     let mut s = seeded();
-    apply(&mut s, Rb::sys("socket", 100).arg(0, 2).arg(1, 2).res(3));
-    let send_to = |s: &mut State, ip: [u8; 4]| {
-        apply(
-            s,
-            Rb::sys("sendto", 100)
-                .arg(0, 3)
-                .blob(4, &sin(ip, 53))
-                .res(1),
-        )
-    };
+    udp_socket(&mut s, 3);
+    let send = |s: &mut State, ip: [u8; 4]| send_to(s, 3, &sin(ip, 53), None);
     let changed = |s: &State, b: &[u8]| f(s, b, FieldId::FdNameChanged);
-    let b = send_to(&mut s, [10, 0, 0, 53]);
+    let b = send(&mut s, [10, 0, 0, 53]);
     assert_eq!(changed(&s, &b).as_deref(), Some("true"), "a new peer");
     assert_eq!(
         f(&s, &b, FieldId::FdName).as_deref(),
         Some("0.0.0.0:0->10.0.0.53:53")
     );
-    let b = send_to(&mut s, [10, 0, 0, 53]);
+    let b = send(&mut s, [10, 0, 0, 53]);
     assert_eq!(changed(&s, &b).as_deref(), Some("false"), "the same peer");
-    let b = send_to(&mut s, [10, 0, 0, 54]);
+    let b = send(&mut s, [10, 0, 0, 54]);
     assert_eq!(changed(&s, &b).as_deref(), Some("true"));
     // What the kernel leaves out when no rule needs it: a call without an
     // address right after one that changed the name.
@@ -362,134 +381,54 @@ fn name_changed_is_a_fact_of_the_event_not_of_the_socket() {
 #[test]
 fn connect_names_the_socket_and_af_unspec_dissolves_it() {
     let mut s = seeded();
-    apply(&mut s, Rb::sys("socket", 100).arg(0, 2).arg(1, 2).res(3));
-    let connect = |s: &mut State, addr: &[u8], local: &[u8]| {
-        apply(
-            s,
-            Rb::sys("connect", 100)
-                .arg(0, 3)
-                .blob(1, addr)
-                .local(2, local)
-                .res(0),
-        )
-    };
+    let name = |s: &State, b: &[u8]| f(s, b, FieldId::FdName);
     let changed = |s: &State, b: &[u8]| f(s, b, FieldId::FdNameChanged);
-    let b = connect(&mut s, &sin([10, 0, 0, 53], 53), &sin([10, 0, 0, 9], 4000));
+    let unspec = [0u8; 16];
+    let peer = sin([10, 0, 0, 53], 53);
+    let other = sin([10, 0, 0, 54], 53);
+    udp_socket(&mut s, 3);
+    let b = connect(&mut s, 3, &peer, Some(&sin([10, 0, 0, 9], 4000)));
     assert_eq!(changed(&s, &b).as_deref(), Some("true"), "connect names it");
-    assert_eq!(
-        f(&s, &b, FieldId::FdName).as_deref(),
-        Some("10.0.0.9:4000->10.0.0.53:53")
-    );
+    assert_eq!(name(&s, &b).as_deref(), Some("10.0.0.9:4000->10.0.0.53:53"));
     assert_eq!(f(&s, &b, FieldId::FdConnected).as_deref(), Some("true"));
     // Connected: an addressed send names no new peer.
-    let send_to = |s: &mut State, ip: [u8; 4]| {
-        apply(
-            s,
-            Rb::sys("sendto", 100)
-                .arg(0, 3)
-                .blob(4, &sin(ip, 53))
-                .res(1),
-        )
-    };
-    let b = send_to(&mut s, [10, 0, 0, 54]);
+    let b = send_to(&mut s, 3, &other, None);
     assert_eq!(changed(&s, &b).as_deref(), Some("false"));
     // connect(AF_UNSPEC): unconnected, and the next addressed datagram
     // names a new peer.
-    let unspec = [0u8; 16];
-    let b = connect(&mut s, &unspec, &sin([0, 0, 0, 0], 0));
+    let b = connect(&mut s, 3, &unspec, Some(&sin([0, 0, 0, 0], 0)));
     assert_eq!(f(&s, &b, FieldId::FdConnected).as_deref(), Some("false"));
-    let b = send_to(&mut s, [10, 0, 0, 54]);
+    let b = send_to(&mut s, 3, &other, None);
     assert_eq!(changed(&s, &b).as_deref(), Some("true"));
-    assert_eq!(
-        f(&s, &b, FieldId::FdName).as_deref(),
-        Some("0.0.0.0:0->10.0.0.54:53")
-    );
+    assert_eq!(name(&s, &b).as_deref(), Some("0.0.0.0:0->10.0.0.54:53"));
 
     // A local end of 0.0.0.0:0 from the kernel (an unreadable socket) says
     // nothing: the one bind named stays.
-    apply(&mut s, Rb::sys("socket", 100).arg(0, 2).arg(1, 2).res(5));
-    apply(
-        &mut s,
-        Rb::sys("bind", 100)
-            .arg(0, 5)
-            .blob(1, &sin([10, 0, 0, 9], 5000))
-            .res(0),
-    );
-    let b = apply(
-        &mut s,
-        Rb::sys("connect", 100)
-            .arg(0, 5)
-            .blob(1, &sin([10, 0, 0, 53], 53))
-            .local(2, &sin([0, 0, 0, 0], 0))
-            .res(0),
-    );
-    assert_eq!(
-        f(&s, &b, FieldId::FdName).as_deref(),
-        Some("10.0.0.9:5000->10.0.0.53:53")
-    );
+    udp_socket(&mut s, 5);
+    bind(&mut s, 5, &sin([10, 0, 0, 9], 5000));
+    let b = connect(&mut s, 5, &peer, Some(&sin([0, 0, 0, 0], 0)));
+    assert_eq!(name(&s, &b).as_deref(), Some("10.0.0.9:5000->10.0.0.53:53"));
     // Dissolved, it keeps the end its bind named.
-    apply(
-        &mut s,
-        Rb::sys("connect", 100).arg(0, 5).blob(1, &unspec).res(0),
-    );
-    let b = apply(
-        &mut s,
-        Rb::sys("sendto", 100)
-            .arg(0, 5)
-            .blob(4, &sin([10, 0, 0, 54], 53))
-            .res(1),
-    );
-    assert_eq!(
-        f(&s, &b, FieldId::FdName).as_deref(),
-        Some("10.0.0.9:5000->10.0.0.54:53")
-    );
+    connect(&mut s, 5, &unspec, None);
+    let b = send_to(&mut s, 5, &other, None);
+    assert_eq!(name(&s, &b).as_deref(), Some("10.0.0.9:5000->10.0.0.54:53"));
     // A wildcard bind: connect picked the address, which the kernel forgets
     // again; the bound port stays.
-    apply(&mut s, Rb::sys("socket", 100).arg(0, 2).arg(1, 2).res(6));
-    apply(
-        &mut s,
-        Rb::sys("bind", 100)
-            .arg(0, 6)
-            .blob(1, &sin([0, 0, 0, 0], 6000))
-            .res(0),
-    );
-    apply(
-        &mut s,
-        Rb::sys("connect", 100)
-            .arg(0, 6)
-            .blob(1, &sin([10, 0, 0, 53], 53))
-            .local(2, &sin([10, 0, 0, 9], 6000))
-            .res(0),
-    );
-    apply(
-        &mut s,
-        Rb::sys("connect", 100).arg(0, 6).blob(1, &unspec).res(0),
-    );
-    let b = apply(
-        &mut s,
-        Rb::sys("sendto", 100)
-            .arg(0, 6)
-            .blob(4, &sin([10, 0, 0, 54], 53))
-            .res(1),
-    );
-    assert_eq!(
-        f(&s, &b, FieldId::FdName).as_deref(),
-        Some("0.0.0.0:6000->10.0.0.54:53")
-    );
+    udp_socket(&mut s, 6);
+    bind(&mut s, 6, &sin([0, 0, 0, 0], 6000));
+    connect(&mut s, 6, &peer, Some(&sin([10, 0, 0, 9], 6000)));
+    connect(&mut s, 6, &unspec, None);
+    let b = send_to(&mut s, 6, &other, None);
+    assert_eq!(name(&s, &b).as_deref(), Some("0.0.0.0:6000->10.0.0.54:53"));
 }
 
 #[test]
 fn an_unconnected_datagram_socket_gets_its_local_end_from_the_kernel() {
     let mut s = seeded();
-    apply(&mut s, Rb::sys("socket", 100).arg(0, 2).arg(1, 2).res(3));
-    let b = apply(
-        &mut s,
-        Rb::sys("sendto", 100)
-            .arg(0, 3)
-            .blob(4, &sin([10, 0, 0, 53], 53))
-            .local(2, &sin([10, 0, 0, 9], 41000))
-            .res(1),
-    );
+    udp_socket(&mut s, 3);
+    let peer = sin([10, 0, 0, 53], 53);
+    let local = sin([10, 0, 0, 9], 41000);
+    let b = send_to(&mut s, 3, &peer, Some(&local));
     assert_eq!(
         f(&s, &b, FieldId::FdName).as_deref(),
         Some("10.0.0.9:41000->10.0.0.53:53")
@@ -497,14 +436,7 @@ fn an_unconnected_datagram_socket_gets_its_local_end_from_the_kernel() {
     assert_eq!(f(&s, &b, FieldId::FdNameChanged).as_deref(), Some("true"));
     assert_eq!(f(&s, &b, FieldId::FdLport).as_deref(), Some("41000"));
     // The same peer again: the name stays, and did not change.
-    let b = apply(
-        &mut s,
-        Rb::sys("sendto", 100)
-            .arg(0, 3)
-            .blob(4, &sin([10, 0, 0, 53], 53))
-            .local(2, &sin([10, 0, 0, 9], 41000))
-            .res(1),
-    );
+    let b = send_to(&mut s, 3, &peer, Some(&local));
     assert_eq!(f(&s, &b, FieldId::FdNameChanged).as_deref(), Some("false"));
 }
 
