@@ -367,6 +367,143 @@ fn unlinkat_and_renameat() {
     assert!(dir.path().join("b").exists() && !dir.path().join("gone").exists());
 }
 
+/// Paths around the edges of how the kernel copies a string: up to 127
+/// bytes it is read straight into a ring record sized for 128 with the NUL,
+/// a longer one is built in scratch memory (up to 4096 with the NUL), and
+/// a longer one still is cut there and flagged. Each arrives whole, or cut
+/// and flagged, never silently short.
+#[test]
+fn paths_of_every_length_arrive_whole_or_cut_and_flagged() {
+    if !privileged("paths_of_every_length_arrive_whole_or_cut_and_flagged") {
+        return;
+    }
+    for env in ARG_SOURCES {
+        path_length_checks(env);
+    }
+}
+
+fn path_length_checks(env: &[(&str, &str)]) {
+    let dir = TempDir::new("pathlen");
+    let base = format!("{}/", dir.path().to_str().unwrap());
+    let lens = [base.len() + 1, 100, 126, 127, 128, 129, 300, 4094, 5000];
+    let path = |n: usize| format!("{base}{}", "x".repeat(n - base.len()));
+    let cap = Capture::start_env(&["--syscalls", "openat"], env);
+    let pid = python(&format!(
+        "import os
+for n in {lens:?}:
+    try:
+        os.open({base:?} + 'x' * (n - {blen}), os.O_RDONLY)
+    except OSError:
+        pass
+",
+        blen = base.len()
+    ));
+    let out = cap.stop();
+    check_source(&out, env);
+    let names: Vec<(&str, &Value)> = out
+        .find(|e| is(e, "openat", pid))
+        .filter_map(|e| Some((e["evt.args"]["name"].as_str()?, e)))
+        .filter(|(name, _)| name.starts_with(&base))
+        .collect();
+    for n in lens {
+        let want = path(n);
+        // Up to 4095 bytes and the NUL are kept; past that, the start.
+        let kept = &want[..n.min(4095)];
+        let seen: Vec<&&Value> = names
+            .iter()
+            .filter(|(name, _)| *name == kept)
+            .map(|(_, e)| e)
+            .collect();
+        assert_eq!(
+            seen.len(),
+            1,
+            "{env:?}: one openat of the {n}-byte path, got {} (names seen: {:?})",
+            seen.len(),
+            names.iter().map(|(name, _)| name.len()).collect::<Vec<_>>()
+        );
+        let flagged = seen[0]["evt.truncated"]
+            .as_array()
+            .is_some_and(|t| t.iter().any(|a| a == "name"));
+        assert_eq!(
+            flagged,
+            n > 4094,
+            "{env:?}: truncation flag of the {n}-byte path"
+        );
+    }
+    let stats = out.final_stats();
+    assert!(stats["truncated"].as_u64().unwrap() >= 1, "{stats}");
+}
+
+/// `cgroup.id` is the task's cgroup v2 id (its cgroup directory's inode
+/// number), whichever way the kernel side reads it: through the task's BTF
+/// pointer (the exit program that reads the registers) or with the helper
+/// (the fallback).
+#[test]
+fn cgroup_id_is_the_tasks_cgroup_v2_id() {
+    if !privileged("cgroup_id_is_the_tasks_cgroup_v2_id") {
+        return;
+    }
+    let cg = Cgroup2::new();
+    let group = &cg.group;
+    let ino = std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(group).unwrap());
+    let marker = TempDir::new("cgroup-marker");
+    for env in ARG_SOURCES {
+        let cap = Capture::start_env(&["--syscalls", "openat"], env);
+        let pid = python(&format!(
+            "import os
+os.close(os.open({before:?}, os.O_RDONLY | os.O_CREAT, 0o600))
+with open({procs:?}, 'w') as f:
+    f.write(str(os.getpid()))
+os.close(os.open({after:?}, os.O_RDONLY | os.O_CREAT, 0o600))
+",
+            before = marker.path().join("before").to_str().unwrap(),
+            procs = group.join("cgroup.procs").to_str().unwrap(),
+            after = marker.path().join("after").to_str().unwrap(),
+        ));
+        let out = cap.stop();
+        check_source(&out, env);
+        let id_of = |file: &str| -> u64 {
+            let want = marker.path().join(file);
+            let e = out
+                .find(|e| is(e, "openat", pid) && e["evt.args"]["name"] == want.to_str().unwrap())
+                .next()
+                .unwrap_or_else(|| panic!("{env:?}: no openat of {want:?} by {pid}"));
+            e["cgroup.id"].as_u64().unwrap()
+        };
+        assert_eq!(id_of("after"), ino, "{env:?}: in the new cgroup");
+        assert_ne!(id_of("before"), ino, "{env:?}: before moving");
+        assert_ne!(id_of("before"), 0, "{env:?}: before moving");
+    }
+}
+
+/// A cgroup of our own in our own mount of the v2 hierarchy (on a hybrid
+/// host nothing else may have mounted it; a second mount shares the same
+/// hierarchy anyway), removed and unmounted on drop, also when a test fails.
+struct Cgroup2 {
+    mnt: TempDir,
+    group: std::path::PathBuf,
+}
+
+impl Cgroup2 {
+    fn new() -> Self {
+        let mnt = TempDir::new("cgroup2");
+        run(Command::new("mount")
+            .args(["-t", "cgroup2", "none"])
+            .arg(mnt.path()));
+        let group = mnt.path().join(format!("saker-e2e-{}", std::process::id()));
+        std::fs::create_dir(&group).unwrap();
+        Cgroup2 { mnt, group }
+    }
+}
+
+impl Drop for Cgroup2 {
+    fn drop(&mut self) {
+        // Its processes have exited, so the group is empty.
+        let _ = std::fs::remove_dir(&self.group);
+        let _ = Command::new("umount").arg(self.mnt.path()).status();
+    }
+}
+
 #[test]
 fn target_container_only_with_ns_relative_pids() {
     if !privileged("target_container_only_with_ns_relative_pids") {

@@ -255,6 +255,14 @@ pub struct KernelOffsets {
     /// each), read the same way instead of `bpf_get_current_uid_gid`.
     pub cred_uid: u32,
     pub cred_gid: u32,
+    /// The cgroup v2 id, as `bpf_get_current_cgroup_id` computes it:
+    /// task->cgroups->dfl_cgrp->kn->id. Read with four direct loads through
+    /// the task's BTF pointer instead of the helper (about 15 ns less).
+    pub task_cgroups: u32,
+    pub css_set_dfl_cgrp: u32,
+    pub cgroup_kn: u32,
+    /// `kernfs_node.id` (u64), UNKNOWN unless 8-byte aligned.
+    pub kernfs_node_id: u32,
     pub _pad: u32,
 }
 
@@ -333,8 +341,20 @@ impl KernelOffsets {
         task_comm: Self::UNKNOWN,
         cred_uid: Self::UNKNOWN,
         cred_gid: Self::UNKNOWN,
+        task_cgroups: Self::UNKNOWN,
+        css_set_dfl_cgrp: Self::UNKNOWN,
+        cgroup_kn: Self::UNKNOWN,
+        kernfs_node_id: Self::UNKNOWN,
         _pad: 0,
     };
+
+    /// Every offset of the walk from a task to its cgroup v2 id is known.
+    pub const fn has_cgroup_offsets(&self) -> bool {
+        self.task_cgroups != Self::UNKNOWN
+            && self.css_set_dfl_cgrp != Self::UNKNOWN
+            && self.cgroup_kn != Self::UNKNOWN
+            && self.kernfs_node_id != Self::UNKNOWN
+    }
 }
 
 /// The kernel programs' settings: read-only global data (`CONFIG`), fixed at load.
@@ -468,7 +488,7 @@ mod tests {
         assert_eq!(BLOB_HEADER_SIZE, 4);
         const { assert!(SCRATCH_SIZE >= MAX_EVENT_SIZE + STR_MAX) };
         // No padding: the map value is copied byte for byte.
-        assert_eq!(core::mem::size_of::<Config>(), 232);
+        assert_eq!(core::mem::size_of::<Config>(), 248);
     }
 
     #[test]

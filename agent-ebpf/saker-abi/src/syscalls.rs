@@ -115,7 +115,12 @@ pub struct SyscallPlan {
     pub args: [ArgSpec; 6],
     pub flags: u8,
     pub nargs: u8,
-    pub _pad: [u8; 2],
+    /// 1 + the index of the argument when a single string (`Path` or `Str`)
+    /// is all the record carries besides its header (openat, unlink, mkdir,
+    /// ...), else 0. The kernel then reads that string straight into the
+    /// ring buffer instead of building the record in scratch memory.
+    pub one_str: u8,
+    pub _pad: u8,
 }
 
 /// A row of the syscall table.
@@ -135,7 +140,8 @@ impl SyscallDef {
             args: [ArgSpec { kind: 0, aux: 0 }; 6],
             flags: self.flags | plan_flags::KNOWN,
             nargs: self.args.len() as u8,
-            _pad: [0; 2],
+            one_str: 0,
+            _pad: 0,
         };
         let mut i = 0;
         while i < self.args.len() && i < 6 {
@@ -145,15 +151,28 @@ impl SyscallDef {
             };
             i += 1;
         }
-        let mut blobs =
+        let local_addr =
             self.flags & (plan_flags::LOCAL_ADDR_ARG0 | plan_flags::LOCAL_ADDR_RES) != 0;
+        let mut blobs = 0;
+        let mut string = None;
         let mut i = 0;
-        while i < self.args.len() {
-            blobs |= self.args[i].0.has_blob();
+        while i < self.args.len() && i < 6 {
+            let kind = self.args[i].0;
+            if kind.has_blob() {
+                blobs += 1;
+                if matches!(kind, ArgKind::Path | ArgKind::Str) {
+                    string = Some(i);
+                }
+            }
             i += 1;
         }
-        if !blobs {
+        if blobs == 0 && !local_addr {
             plan.flags |= plan_flags::NO_BLOBS;
+        }
+        if let (1, Some(i), false) = (blobs, string, local_addr) {
+            if self.flags & plan_flags::AT_ENTER == 0 {
+                plan.one_str = i as u8 + 1;
+            }
         }
         plan
     }
@@ -487,5 +506,37 @@ mod tests {
         assert!(!no_blobs("connect"));
         assert!(!no_blobs("accept"));
         assert!(!no_blobs("execve"));
+    }
+
+    #[test]
+    fn one_str_names_the_only_string_of_a_record() {
+        let one_str = |n: &str| by_name(n).unwrap().plan().one_str;
+        assert_eq!(one_str("openat"), 2, "dirfd, *pathname*, flags, mode");
+        assert_eq!(one_str("open"), 1);
+        assert_eq!(one_str("unlinkat"), 2);
+        assert_eq!(one_str("mkdir"), 1);
+        assert_eq!(one_str("memfd_create"), 1);
+        // Two strings, another blob kind, none, or copied at enter.
+        assert_eq!(one_str("renameat"), 0);
+        assert_eq!(one_str("openat2"), 0);
+        assert_eq!(one_str("connect"), 0);
+        assert_eq!(one_str("close"), 0);
+        assert_eq!(one_str("execve"), 0);
+        // Every plan that has one names a string argument within nargs.
+        for def in SYSCALLS {
+            let plan = def.plan();
+            if plan.one_str != 0 {
+                let i = plan.one_str as usize - 1;
+                assert!(i < plan.nargs as usize, "{}", def.name);
+                assert!(
+                    matches!(
+                        ArgKind::from_u8(plan.args[i].kind),
+                        ArgKind::Path | ArgKind::Str
+                    ),
+                    "{}",
+                    def.name
+                );
+            }
+        }
     }
 }

@@ -1,5 +1,6 @@
-//! Building one record in the per-CPU scratch buffer and handing it to the
-//! ring buffer.
+//! Building one record and handing it to the ring buffer: in place in the
+//! ring when its size is known up front (the header alone, or the header
+//! and one short string), else in the per-CPU scratch buffer, then copied.
 //!
 //! Every copy is bounded twice: by its own cap (a path is at most STR_MAX) and
 //! by the room left before MAX_EVENT_SIZE. A value that does not fit is cut
@@ -10,7 +11,7 @@ use aya_ebpf::bindings::{BPF_RB_AVAIL_DATA, BPF_RB_CONS_POS, BPF_RB_FORCE_WAKEUP
 use aya_ebpf::helpers::generated::{
     bpf_get_current_cgroup_id, bpf_get_current_comm, bpf_get_smp_processor_id, bpf_ktime_get_boot_ns,
     bpf_probe_read_user, bpf_probe_read_user_str, bpf_ringbuf_output, bpf_ringbuf_query,
-    bpf_ringbuf_reserve, bpf_ringbuf_submit,
+    bpf_ringbuf_discard, bpf_ringbuf_reserve, bpf_ringbuf_submit,
 };
 use saker_abi::{
     blob_flags, counter, hdr_flags, kind, plan_flags, ArgKind, Config, EventHeader, KernelOffsets, SyscallPlan,
@@ -288,8 +289,7 @@ fn fill_header(cfg: &Config, hdr: &mut EventHeader, kind: u8, nr: u32, args: &[u
     hdr.egid = ids.gid;
     hdr.loginuid = u32::MAX;
     hdr.tty = 0;
-    // SAFETY: helper without arguments.
-    hdr.cgroup_id = unsafe { bpf_get_current_cgroup_id() };
+    hdr.cgroup_id = cgroup_id(cfg, ids.task);
     // Volatile stores: where LLVM can tell runs of these are zero (no
     // arguments, the capabilities) it would turn them into a call to
     // memset, which on BPF is a byte-by-byte loop (about 100 instructions
@@ -327,6 +327,26 @@ fn fill_header(cfg: &Config, hdr: &mut EventHeader, kind: u8, nr: u32, args: &[u
     } else {
         // SAFETY: the helper writes 16 bytes (zeroed on failure) into the header.
         unsafe { bpf_get_current_comm(hdr.comm.as_mut_ptr() as *mut _, 16) };
+    }
+}
+
+/// The task's cgroup v2 id. Through the task's BTF pointer when there is
+/// one (direct loads; the JIT turns a faulting one into 0), else the helper.
+#[inline(always)]
+fn cgroup_id(cfg: &Config, task: u64) -> u64 {
+    let o = &cfg.offsets;
+    if task == 0 || !o.has_cgroup_offsets() {
+        // SAFETY: helper without arguments.
+        return unsafe { bpf_get_current_cgroup_id() };
+    }
+    // SAFETY: BTF-checked loads (see `task::load`) along the same path the
+    // helper takes; tracepoint programs run inside an RCU read section,
+    // which is what `task->cgroups` needs.
+    unsafe {
+        let cset: *const u8 = load(task as *const u8, o.task_cgroups);
+        let cgrp: *const u8 = load(cset, o.css_set_dfl_cgrp);
+        let kn: *const u8 = load(cgrp, o.cgroup_kn);
+        load(kn, o.kernfs_node_id)
     }
 }
 
@@ -439,6 +459,93 @@ fn header_record(
     bump(&wake);
 }
 
+/// The room a [`str_record`] reserves for its string, NUL included: most
+/// paths fit, and a longer one takes the scratch path (the reservation is a
+/// constant, so every such record occupies this much of the ring).
+const STR_CLASS: usize = 128;
+
+/// A header and one string blob, as [`str_record`] reserves it.
+#[repr(C)]
+struct StrRecord {
+    hdr: EventHeader,
+    blob: [u8; BLOB_HEADER_SIZE],
+    bytes: [u8; STR_CLASS],
+}
+
+/// The index and value of a plan's `one_str` argument.
+#[inline(always)]
+fn one_str(plan: &SyscallPlan, args: &[u64; 6]) -> Option<(u8, u64)> {
+    let arg = plan.one_str.wrapping_sub(1);
+    // A constant index per branch: a variable one into a stack array is
+    // what the verifier refuses.
+    let src = match arg {
+        0 => args[0],
+        1 => args[1],
+        2 => args[2],
+        3 => args[3],
+        4 => args[4],
+        5 => args[5],
+        _ => return None,
+    };
+    Some((arg, src))
+}
+
+/// A record whose only blob is one string (`SyscallPlan::one_str`), read
+/// straight into the ring buffer: no scratch buffer, no copy, no walk over
+/// the plan's arguments. False when the string may not fit (the read filled
+/// the room): the reservation is dropped and the caller builds the record
+/// the general way, which allows up to STR_MAX.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn str_record(
+    cfg: &Config,
+    nr: u32,
+    args: &[u64; 6],
+    res: i64,
+    plan: &SyscallPlan,
+    ids: &Ids,
+    ns: NsIds,
+) -> bool {
+    let Some((arg, src)) = one_str(plan, args) else {
+        return false;
+    };
+    let wake = sent_and_wakeup(cfg);
+    let size = core::mem::size_of::<StrRecord>() as u64;
+    // SAFETY: reserving a fixed-size record in our own ring buffer map.
+    let p = unsafe { bpf_ringbuf_reserve(&EVENTS as *const _ as *mut _, size, 0) } as *mut StrRecord;
+    if p.is_null() {
+        count(counter::DROP_RING_FULL);
+        return true;
+    }
+    // SAFETY: p is a reserved, exclusively ours, StrRecord-sized record.
+    let rec = unsafe { &mut *p };
+    fill_header(cfg, &mut rec.hdr, kind::SYSCALL, nr, args, res, ids, ns);
+    if src != 0 {
+        // SAFETY: the destination is the record's STR_CLASS bytes.
+        let n = unsafe {
+            bpf_probe_read_user_str(rec.bytes.as_mut_ptr() as *mut _, STR_CLASS as u32, src as *const _)
+        };
+        if n >= STR_CLASS as i64 {
+            // SAFETY: dropping the record reserved above, once.
+            unsafe { bpf_ringbuf_discard(p as *mut _, BPF_RB_NO_WAKEUP as u64) };
+            return false;
+        }
+        let (flags, len) = if n < 0 {
+            count(counter::READ_FAULT);
+            (blob_flags::FAULT, 0)
+        } else {
+            (0, n as usize)
+        };
+        rec.blob = [arg, flags, len as u8, (len >> 8) as u8];
+        rec.hdr.nblobs = 1;
+        rec.hdr.len = (HEADER_SIZE + BLOB_HEADER_SIZE + len) as u32;
+    }
+    // SAFETY: submitting the record reserved above, once.
+    unsafe { bpf_ringbuf_submit(p as *mut _, wake.flags) };
+    bump(&wake);
+    true
+}
+
 /// Builds and submits one record. `args` are the raw syscall arguments.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
@@ -462,6 +569,12 @@ pub fn record(
         };
         if header_only {
             header_record(cfg, kind, nr, args, res, phase == Phase::NoArgs, ids, ns);
+            return;
+        }
+        if phase == Phase::Exit
+            && plan.one_str != 0
+            && str_record(cfg, nr, args, res, plan, ids, ns)
+        {
             return;
         }
     }

@@ -10,7 +10,8 @@
 //! Most syscalls need only the exit program: it reads the arguments from the
 //! task's saved user registers (`bpf_task_pt_regs`, direct loads at offsets
 //! userspace located through BTF, see `Config::regs_base`) and writes a
-//! header-only record straight into the ring buffer. Only execve/execveat
+//! header-only record, or one whose only copy is a short string, straight
+//! into the ring buffer. Only execve/execveat
 //! (`plan_flags::AT_ENTER`: argv is gone by exit) keep the enter program and
 //! the per-tid `STASH`; so does every syscall where that program cannot
 //! load (`saker_sys_exit_stash`).

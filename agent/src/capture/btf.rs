@@ -239,6 +239,11 @@ impl Btf {
     /// UNKNOWN, and the field it feeds is reported as unknown, not guessed.
     pub fn kernel_offsets(&self) -> KernelOffsets {
         let get = |s: &str, p: &str| self.offset_of(s, p).unwrap_or(KernelOffsets::UNKNOWN);
+        // For fields read with aligned u64 loads.
+        let get_aligned = |s: &str, p: &str| match self.offset_of(s, p) {
+            Some(off) if off % 8 == 0 => off,
+            _ => KernelOffsets::UNKNOWN,
+        };
         KernelOffsets {
             task_real_parent: get("task_struct", "real_parent"),
             task_group_leader: get("task_struct", "group_leader"),
@@ -280,13 +285,13 @@ impl Btf {
             sk_num: get("sock", "__sk_common.skc_num"),
             sk_rcv_saddr: get("sock", "__sk_common.skc_rcv_saddr"),
             sk_v6_rcv_saddr: get("sock", "__sk_common.skc_v6_rcv_saddr"),
-            // Read as two aligned u64 loads, so only when aligned.
-            task_comm: self
-                .offset_of("task_struct", "comm")
-                .filter(|off| off % 8 == 0)
-                .unwrap_or(KernelOffsets::UNKNOWN),
+            task_comm: get_aligned("task_struct", "comm"),
             cred_uid: get("cred", "uid"),
             cred_gid: get("cred", "gid"),
+            task_cgroups: get("task_struct", "cgroups"),
+            css_set_dfl_cgrp: get("css_set", "dfl_cgrp"),
+            cgroup_kn: get("cgroup", "kn"),
+            kernfs_node_id: get_aligned("kernfs_node", "id"),
             _pad: 0,
         }
     }
@@ -391,6 +396,7 @@ mod tests {
         assert_ne!(o.task_comm, KernelOffsets::UNKNOWN);
         assert_ne!(o.cred_uid, KernelOffsets::UNKNOWN);
         assert_ne!(o.cred_gid, KernelOffsets::UNKNOWN);
+        assert!(o.has_cgroup_offsets(), "{o:?}");
         let (regs, size) = btf.syscall_arg_regs().expect("pt_regs argument registers");
         let mut cfg = saker_abi::Config::DEFAULT;
         assert!(cfg.set_arg_regs(regs, size), "{regs:?} in {size} bytes");

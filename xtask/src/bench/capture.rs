@@ -269,6 +269,9 @@ enum Micro {
     /// Captured into a ring with the reader stopped: no wakeups, and the
     /// kernel's run-time statistics on; then the backlog is drained.
     Paused(Workload),
+    /// As `Paused(OpenClose)` with only openat captured: the run time of a
+    /// string event alone (the open/close figure averages it with close's).
+    PausedOpenat,
 }
 
 const MICRO: &[Micro] = &[
@@ -279,6 +282,7 @@ const MICRO: &[Micro] = &[
     Micro::Captured(Workload::OpenClose),
     Micro::Paused(Workload::Getppid),
     Micro::Paused(Workload::OpenClose),
+    Micro::PausedOpenat,
 ];
 
 /// Samples of one round.
@@ -292,6 +296,8 @@ struct MicroRound {
     drains: Vec<(Workload, Drain)>,
     /// (workload, program, ns per run, runs) from the kernel's statistics.
     programs: Vec<(Workload, String, f64, u64)>,
+    /// ns per run of the exit program with only openat captured.
+    openat_ns: Vec<f64>,
     /// Other processes seen holding BPF programs during the round.
     foreign: Vec<String>,
 }
@@ -406,34 +412,25 @@ fn micro_round(
                 out.stats.push((m, exit));
             }
             Micro::Paused(w) => {
-                let mut agent = Agent::start(
-                    bin,
-                    &args(&["--syscalls", w.syscalls(), "--ring-bytes", PAUSED_RING]),
-                )?;
-                let stats_on = bpfstats::enable()?;
-                let (_, before) = agent.stats()?;
-                agent.pause()?;
-                let p0 = bpfstats::programs(agent.pid())?;
-                let run = loops.run(w, sizes.paused_iters(w))?;
-                let p1 = bpfstats::programs(agent.pid())?;
-                drop(stats_on);
-                let t0 = Instant::now();
-                agent.resume()?;
-                let (at, now) = drained(&mut agent)?;
-                let exit = agent.stop()?;
-                out.ns.push((m, w, run.ns_per_syscall()));
-                for (name, (ns, runs)) in bpfstats::per_run(&p0, &p1) {
+                let p = paused(bin, loops, w, w.syscalls(), sizes.paused_iters(w))?;
+                out.ns.push((m, w, p.run.ns_per_syscall()));
+                for (name, (ns, runs)) in p.programs {
                     out.programs.push((w, name, ns, runs));
                 }
-                out.drains.push((
-                    w,
-                    Drain {
-                        events: now.delivered - before.delivered,
-                        drain_s: at.duration_since(t0).as_secs_f64(),
-                        lost: exit.lost,
-                    },
-                ));
-                out.stats.push((m, exit));
+                out.drains.push((w, p.drain));
+                out.stats.push((m, p.exit));
+            }
+            Micro::PausedOpenat => {
+                let iters = sizes.paused_iters(Workload::OpenClose);
+                let p = paused(bin, loops, Workload::OpenClose, "openat", iters)?;
+                // The exit program, which ran once per openat.
+                out.openat_ns.extend(
+                    p.programs
+                        .values()
+                        .filter(|(_, runs)| *runs >= iters && *runs < iters * 2)
+                        .map(|(ns, _)| *ns),
+                );
+                out.stats.push((m, p.exit));
             }
         }
     }
@@ -441,6 +438,46 @@ fn micro_round(
     out.foreign.sort();
     out.foreign.dedup();
     Ok(())
+}
+
+/// What a run with the reader stopped yields.
+struct PausedRun {
+    run: LoopRun,
+    /// Per program: ns per run and runs, from the kernel's statistics.
+    programs: std::collections::BTreeMap<String, (f64, u64)>,
+    drain: Drain,
+    exit: Stats,
+}
+
+/// Runs loop `w` while `saker capture --syscalls SYSCALLS` writes into a
+/// ring whose reader is stopped, with the kernel's run-time statistics on;
+/// then lets the reader drain the backlog.
+fn paused(bin: &Path, loops: &Loops, w: Workload, syscalls: &str, iters: u64) -> Result<PausedRun> {
+    let mut agent = Agent::start(
+        bin,
+        &args(&["--syscalls", syscalls, "--ring-bytes", PAUSED_RING]),
+    )?;
+    let stats_on = bpfstats::enable()?;
+    let (_, before) = agent.stats()?;
+    agent.pause()?;
+    let p0 = bpfstats::programs(agent.pid())?;
+    let run = loops.run(w, iters)?;
+    let p1 = bpfstats::programs(agent.pid())?;
+    drop(stats_on);
+    let t0 = Instant::now();
+    agent.resume()?;
+    let (at, now) = drained(&mut agent)?;
+    let exit = agent.stop()?;
+    Ok(PausedRun {
+        run,
+        programs: bpfstats::per_run(&p0, &p1),
+        drain: Drain {
+            events: now.delivered - before.delivered,
+            drain_s: at.duration_since(t0).as_secs_f64(),
+            lost: exit.lost,
+        },
+        exit,
+    })
 }
 
 // ---------------------------------------------------------------- redis
@@ -750,6 +787,12 @@ fn summarise(
         );
         Value::Object(o)
     };
+    let openat_ns = median(
+        &micro
+            .iter()
+            .flat_map(|r| r.openat_ns.iter().copied())
+            .collect::<Vec<_>>(),
+    );
     let micro_json = json!({
         "rounds": micro.len(),
         "ns_per_syscall": "the fastest of 20 chunks of each loop run (noise only adds time), median over rounds; added: minus the no-agent run of the same round",
@@ -759,6 +802,11 @@ fn summarise(
         "paused": format!("same with --ring-bytes {PAUSED_RING}, reader stopped (SIGSTOP, so no wakeups), BPF_ENABLE_STATS on"),
         "getppid": figures(Workload::Getppid),
         "openat+close": figures(Workload::OpenClose),
+        "openat": {
+            "what": format!("saker capture --syscalls openat --ring-bytes {PAUSED_RING}, the open/close loop, reader stopped, BPF_ENABLE_STATS on: a string event alone"),
+            "program_ns_per_run": r1(openat_ns),
+            "samples": micro.iter().flat_map(|r| r.openat_ns.iter()).map(|x| r1(*x)).collect::<Vec<_>>(),
+        },
     });
 
     // Delivery: live, and the reader's drain rate of a backlog.
@@ -891,6 +939,11 @@ fn summarise(
             }));
         }
     }
+    aims.push(json!({
+        "aim": "kernel cost of a captured event under 150 ns: openat alone (copies its path), our program's run time (bpf_stats)",
+        "value": r1(openat_ns), "target": format!("< {AIM_CAPTURED_EVENT_NS} ns"),
+        "met": openat_ns < AIM_CAPTURED_EVENT_NS,
+    }));
     let anchors = json!({
         "falco_modern_probe_idle_redis_ratio": 0.87,
         "falco_modern_probe_1.59M_ev_per_s_redis_ratio": 0.65,
@@ -1000,6 +1053,11 @@ fn print_table(r: &Value) {
             progs.join(", ")
         );
     }
+    println!(
+        "  openat alone: {} ns per program run ({})",
+        num(&m["openat"]["program_ns_per_run"]),
+        s(&m["openat"]["what"])
+    );
     println!("  floor: {}", s(&m["floor"]));
     println!("  filtered: {}", s(&m["filtered"]));
     println!("  captured: {}", s(&m["captured"]));
