@@ -118,7 +118,8 @@ pub struct SyscallPlan {
     /// 1 + the index of the argument when a single string (`Path` or `Str`)
     /// is all the record carries besides its header (openat, unlink, mkdir,
     /// ...), else 0. The kernel then reads that string straight into the
-    /// ring buffer instead of building the record in scratch memory.
+    /// ring buffer instead of building the record in scratch memory, when
+    /// it fits the room reserved there.
     pub one_str: u8,
     pub _pad: u8,
 }

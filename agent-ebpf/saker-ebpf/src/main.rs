@@ -404,6 +404,33 @@ fn exit_only(
     Some(())
 }
 
+/// A benchmark instrument the agent never attaches on its own: `cargo
+/// xtask bench capture` loads it as the exit program for openat
+/// (`SAKER_CAPTURE_FLOOR=string`) to measure, in the same run as the real
+/// program, what the helper calls of a string event cost on this machine
+/// with none of our own work around them (`emit::string_floor`).
+#[tracepoint]
+pub fn saker_floor_string(ctx: TracePointContext) -> u32 {
+    let _ = try_floor_string(&ctx);
+    0
+}
+
+fn try_floor_string(ctx: &TracePointContext) -> Option<()> {
+    let cfg = config()?;
+    let nr = record_nr(ctx, cfg)?;
+    if (bpf_get_current_pid_tgid() >> 32) as u32 == cfg.self_tgid {
+        return None;
+    }
+    let plan = plan(nr)?;
+    // SAFETY: helper without arguments; never NULL for the current task.
+    let task = unsafe { aya_ebpf::helpers::generated::bpf_get_current_task_btf() } as u64;
+    let mut args = [0u64; 6];
+    if task::user_args(cfg, task, plan.nargs, &mut args) {
+        emit::string_floor(plan, &args);
+    }
+    Some(())
+}
+
 #[raw_tracepoint(tracepoint = "sched_process_exit")]
 pub fn saker_proc_exit(_ctx: RawTracePointContext) -> i32 {
     let _ = try_proc_exit();

@@ -38,7 +38,8 @@ impl Ids {
 
     /// For the exit program that reads the saved registers (it needs
     /// `bpf_task_pt_regs`, 5.15, so `bpf_get_current_task_btf`, 5.11, is
-    /// there too): `task` is set (`fill_header` copies comm through it),
+    /// there too): `task` is set (`fill_header` reads comm and the cgroup
+    /// id through it),
     /// and the real uid/gid come from `task->cred` with direct loads rather
     /// than `bpf_get_current_uid_gid`, which returns the same two fields
     /// mapped into the initial user namespace, where the mapping is the

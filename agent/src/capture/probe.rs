@@ -69,6 +69,9 @@ pub struct Probe {
     /// The exit program reads arguments from the saved registers
     /// (`Config::args_at_exit`): only AT_ENTER syscalls need an enter program.
     args_at_exit: bool,
+    /// The benchmark's floor probe runs at exit instead of the real program
+    /// (`SAKER_CAPTURE_FLOOR=string`): no syscall is reported.
+    floor: bool,
 }
 
 fn classify_load_error(e: aya::EbpfError) -> CaptureError {
@@ -78,6 +81,21 @@ fn classify_load_error(e: aya::EbpfError) -> CaptureError {
         CaptureError::Privileges(text)
     } else {
         CaptureError::Load(text)
+    }
+}
+
+/// Whether `cargo xtask bench capture` asked for the floor probe
+/// (`SAKER_CAPTURE_FLOOR=string`), which needs the arguments at exit.
+fn floor_probe_wanted(at_exit: bool) -> Result<bool, CaptureError> {
+    match std::env::var("SAKER_CAPTURE_FLOOR").ok().as_deref() {
+        None | Some("") => Ok(false),
+        Some("string") if at_exit => Ok(true),
+        Some("string") => Err(CaptureError::Load(
+            "SAKER_CAPTURE_FLOOR=string needs the syscall arguments read at exit (kernel 5.15 or later, SAKER_CAPTURE_ARGS_AT_ENTER unset)".into(),
+        )),
+        Some(other) => Err(CaptureError::Load(format!(
+            "SAKER_CAPTURE_FLOOR={other:?}: the only floor probe is \"string\""
+        ))),
     }
 }
 
@@ -97,7 +115,9 @@ impl Probe {
     /// The exit program loaded: `PROG_SYS_EXIT`, or `PROG_SYS_EXIT_STASH`
     /// where the first cannot run.
     fn exit_prog(&self) -> &'static str {
-        if self.args_at_exit {
+        if self.floor {
+            names::PROG_FLOOR_STRING
+        } else if self.args_at_exit {
             names::PROG_SYS_EXIT
         } else {
             names::PROG_SYS_EXIT_STASH
@@ -175,6 +195,7 @@ impl Probe {
             attached: BTreeSet::new(),
             addressed_only: SyscallSet::empty(),
             args_at_exit: config.args_at_exit(),
+            floor: false,
         };
         probe.load_tracepoint(names::PROG_SYS_ENTER)?;
         // The exit program that reads arguments from the saved registers
@@ -197,6 +218,11 @@ impl Probe {
         if !at_exit {
             probe.load_tracepoint(names::PROG_SYS_EXIT_STASH)?;
             probe.args_at_exit = false;
+        }
+        probe.floor = floor_probe_wanted(at_exit)?;
+        if probe.floor {
+            probe.load_tracepoint(names::PROG_FLOOR_STRING)?;
+            tracing::warn!("SAKER_CAPTURE_FLOOR=string: a benchmark probe runs at syscall exit; no syscall is reported");
         }
         let exit: &mut RawTracePoint = probe
             .ebpf

@@ -62,21 +62,27 @@ impl Agent {
     /// Starts `saker capture ARGS` with stdout to /dev/null and waits until it
     /// reports that it is attached.
     pub fn start(bin: &Path, args: &[String]) -> Result<Agent> {
-        Agent::spawn(bin, "capture", args)
+        Agent::spawn(bin, "capture", args, &[])
+    }
+
+    /// `start`, with extra environment variables.
+    pub fn start_env(bin: &Path, args: &[String], env: &[(&str, &str)]) -> Result<Agent> {
+        Agent::spawn(bin, "capture", args, env)
     }
 
     /// Starts `saker run ARGS` (the whole agent: rules, outputs, store, API)
     /// with stdout to /dev/null and waits until capture is attached.
     pub fn start_run(bin: &Path, args: &[String]) -> Result<Agent> {
-        Agent::spawn(bin, "run", args)
+        Agent::spawn(bin, "run", args, &[])
     }
 
     /// Both subcommands print `{"saker.SUB":"attached"}` on stderr once the
     /// probes are attached.
-    fn spawn(bin: &Path, sub: &str, args: &[String]) -> Result<Agent> {
+    fn spawn(bin: &Path, sub: &str, args: &[String], env: &[(&str, &str)]) -> Result<Agent> {
         let mut cmd = Command::new(bin);
         cmd.arg(sub)
             .args(args)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
@@ -294,6 +300,20 @@ pub fn cpu_seconds(pid: u32) -> Result<f64> {
         bail!("sysconf(_SC_CLK_TCK) failed");
     }
     Ok((tick(11)? + tick(12)?) / hz as f64)
+}
+
+impl Agent {
+    /// Ends the agent without letting it read what is left in the ring (the
+    /// floor probe's records are not meant to be read).
+    pub fn kill(mut self) -> Result<()> {
+        self.child
+            .kill()
+            .with_context(|| format!("killing `{}`", self.shown))?;
+        self.child
+            .wait()
+            .with_context(|| format!("waiting for `{}`", self.shown))?;
+        Ok(())
+    }
 }
 
 impl Drop for Agent {
