@@ -387,7 +387,7 @@ fn path_length_checks(env: &[(&str, &str)]) {
     let dir = TempDir::new("pathlen");
     let base = format!("{}/", dir.path().to_str().unwrap());
     assert!(
-        base.len() < 100,
+        base.len() + 1 < 100,
         "the temp dir {base} is too long for the path lengths this test needs; set TMPDIR to a shorter one"
     );
     let lens = [base.len() + 1, 100, 126, 127, 128, 129, 300, 4094, 5000];
@@ -513,13 +513,17 @@ impl Drop for Cgroup2 {
             .arg(self.mnt.path())
             .status()
             .is_ok_and(|s| s.success());
-        if !unmounted {
-            // Detach it at least, so the directory's removal cannot reach
-            // into the hierarchy.
-            let _ = Command::new("umount")
+        let detached = unmounted
+            || Command::new("umount")
                 .arg("-l")
                 .arg(self.mnt.path())
-                .status();
+                .status()
+                .is_ok_and(|s| s.success());
+        if !detached {
+            // Leave the directory rather than let its removal reach into
+            // the cgroup hierarchy.
+            eprintln!("could not unmount {}", self.mnt.path().display());
+            self.mnt.0 = std::path::PathBuf::new();
         }
     }
 }
@@ -660,6 +664,20 @@ fn bad_arguments_are_clear_errors() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("--target-pid 999999999: no such process"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "one line, no backtrace: {err}");
+
+    // The benchmark's switch is checked before anything loads.
+    let out = Command::new(env!("CARGO_BIN_EXE_saker"))
+        .args(["capture", "--duration", "1s"])
+        .env("SAKER_CAPTURE_FLOOR", "strnig")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("SAKER_CAPTURE_FLOOR=\"strnig\": the only floor probe is \"string\""),
         "{err}"
     );
     assert_eq!(err.lines().count(), 1, "one line, no backtrace: {err}");

@@ -493,10 +493,11 @@ fn one_str(plan: &SyscallPlan, args: &[u64; 6]) -> Option<(u8, u64)> {
     Some((arg, src))
 }
 
-/// The helper calls of a [`str_record`] and nothing else: the clock, the
-/// reservation, the string copy and the submit, with no header filled in
-/// (`len` 0, so a reader would count it malformed; the benchmark that
-/// loads this never lets one read it). For `saker_floor_string` only.
+/// The helper calls of a [`str_record`] and nothing else: the reservation,
+/// the clock, the string copy and the submit, with no header filled in
+/// (`len` 0: the benchmark that loads this stops the reader, and a record
+/// read before that counts as malformed and is skipped). For
+/// `saker_floor_string` only.
 #[inline(always)]
 pub fn string_floor(plan: &SyscallPlan, args: &[u64; 6]) {
     let Some((_, src)) = one_str(plan, args) else {

@@ -87,6 +87,7 @@ impl Agent {
             syscalls: interest.syscalls.clone(),
             addressed_only: interest.addressed_only.clone(),
             ring_bytes: opts.ring_bytes,
+            floor_probe: false,
         })?;
         let probe = Arc::new(Mutex::new(probe));
         let ring = probe

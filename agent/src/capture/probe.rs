@@ -36,6 +36,10 @@ pub struct ProbeOptions {
     pub addressed_only: SyscallSet,
     /// Ring buffer size in bytes (a power of two, at least a page).
     pub ring_bytes: u32,
+    /// Run the benchmark's floor probe at syscall exit instead of the real
+    /// program (`saker capture` with `SAKER_CAPTURE_FLOOR=string`, for
+    /// `cargo xtask bench capture`): no syscall exit is reported.
+    pub floor_probe: bool,
 }
 
 /// Drop and delivery counters, summed over CPUs, plus the per-CPU detail.
@@ -70,7 +74,7 @@ pub struct Probe {
     /// (`Config::args_at_exit`): only AT_ENTER syscalls need an enter program.
     args_at_exit: bool,
     /// The benchmark's floor probe runs at exit instead of the real program
-    /// (`SAKER_CAPTURE_FLOOR=string`): no syscall is reported.
+    /// (`ProbeOptions::floor_probe`).
     floor: bool,
 }
 
@@ -81,21 +85,6 @@ fn classify_load_error(e: aya::EbpfError) -> CaptureError {
         CaptureError::Privileges(text)
     } else {
         CaptureError::Load(text)
-    }
-}
-
-/// Whether `cargo xtask bench capture` asked for the floor probe
-/// (`SAKER_CAPTURE_FLOOR=string`), which needs the arguments at exit.
-fn floor_probe_wanted(at_exit: bool) -> Result<bool, CaptureError> {
-    match std::env::var("SAKER_CAPTURE_FLOOR").ok().as_deref() {
-        None | Some("") => Ok(false),
-        Some("string") if at_exit => Ok(true),
-        Some("string") => Err(CaptureError::Load(
-            "SAKER_CAPTURE_FLOOR=string needs the syscall arguments read at exit (kernel 5.15 or later, SAKER_CAPTURE_ARGS_AT_ENTER unset)".into(),
-        )),
-        Some(other) => Err(CaptureError::Load(format!(
-            "SAKER_CAPTURE_FLOOR={other:?}: the only floor probe is \"string\""
-        ))),
     }
 }
 
@@ -219,10 +208,17 @@ impl Probe {
             probe.load_tracepoint(names::PROG_SYS_EXIT_STASH)?;
             probe.args_at_exit = false;
         }
-        probe.floor = floor_probe_wanted(at_exit)?;
-        if probe.floor {
+        if opts.floor_probe {
+            if !at_exit {
+                return Err(CaptureError::Load(
+                    "the floor probe needs the syscall arguments read at exit (kernel 5.15 or later, SAKER_CAPTURE_ARGS_AT_ENTER unset)".into(),
+                ));
+            }
             probe.load_tracepoint(names::PROG_FLOOR_STRING)?;
-            tracing::warn!("SAKER_CAPTURE_FLOOR=string: a benchmark probe runs at syscall exit; no syscall is reported");
+            probe.floor = true;
+            tracing::warn!(
+                "SAKER_CAPTURE_FLOOR=string: a benchmark probe runs at syscall exit; no syscall exit is reported"
+            );
         }
         let exit: &mut RawTracePoint = probe
             .ebpf

@@ -69,6 +69,17 @@ pub fn scope_from(
     })
 }
 
+/// Whether `cargo xtask bench capture` asked for its floor probe
+/// (`SAKER_CAPTURE_FLOOR=string`). Only `saker capture` reads this; the
+/// agent (`saker run`) never runs the probe.
+fn floor_probe_from_env() -> anyhow::Result<bool> {
+    match std::env::var("SAKER_CAPTURE_FLOOR").ok().as_deref() {
+        None | Some("") => Ok(false),
+        Some("string") => Ok(true),
+        Some(other) => bail!("SAKER_CAPTURE_FLOOR={other:?}: the only floor probe is \"string\""),
+    }
+}
+
 pub fn run(args: CaptureArgs) -> anyhow::Result<ExitCode> {
     let syscalls = match &args.syscalls {
         Some(list) => {
@@ -93,6 +104,7 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<ExitCode> {
         // Capture shows every call it is asked for.
         addressed_only: SyscallSet::empty(),
         ring_bytes: args.ring_bytes,
+        floor_probe: floor_probe_from_env()?,
     };
     let mut probe = Probe::load(&opts)?;
     let ring = probe.take_ring()?;

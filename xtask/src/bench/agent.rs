@@ -82,6 +82,8 @@ impl Agent {
         let mut cmd = Command::new(bin);
         cmd.arg(sub)
             .args(args)
+            // Only the run that asks for the floor probe gets it.
+            .env_remove("SAKER_CAPTURE_FLOOR")
             .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
