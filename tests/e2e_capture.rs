@@ -24,6 +24,17 @@ fn is(e: &Value, ty: &str, pid: u32) -> bool {
 /// (kernels before 5.15, forced here by the environment).
 const ARG_SOURCES: [&[(&str, &str)]; 2] = [&[], &[("SAKER_CAPTURE_ARGS_AT_ENTER", "1")]];
 
+/// Runs `checks` once with each of `ARG_SOURCES`, where this machine can
+/// load eBPF (see `privileged`).
+fn with_each_arg_source(test: &str, checks: fn(&[(&str, &str)])) {
+    if !privileged(test) {
+        return;
+    }
+    for env in ARG_SOURCES {
+        checks(env);
+    }
+}
+
 /// That a capture started with one of `ARG_SOURCES` used it: the fallback
 /// when asked, else the exit program that reads the registers (on 5.15 and
 /// later, where it must load: a silent fallback would hide a regression).
@@ -56,12 +67,10 @@ fn kernel_at_least(major: u32, minor: u32) -> bool {
 
 #[test]
 fn openat_with_flags_and_fd_result_and_failed_open() {
-    if !privileged("openat_with_flags_and_fd_result_and_failed_open") {
-        return;
-    }
-    for env in ARG_SOURCES {
-        openat_checks(env);
-    }
+    with_each_arg_source(
+        "openat_with_flags_and_fd_result_and_failed_open",
+        openat_checks,
+    );
 }
 
 fn openat_checks(env: &[(&str, &str)]) {
@@ -289,12 +298,7 @@ fn unconnected_udp_sends_carry_the_sockets_own_end() {
 
 #[test]
 fn fork_and_exit() {
-    if !privileged("fork_and_exit") {
-        return;
-    }
-    for env in ARG_SOURCES {
-        fork_checks(env);
-    }
+    with_each_arg_source("fork_and_exit", fork_checks);
 }
 
 fn fork_checks(env: &[(&str, &str)]) {
@@ -375,12 +379,10 @@ fn unlinkat_and_renameat() {
 /// flagged. Each arrives whole, or cut and flagged, never silently short.
 #[test]
 fn paths_of_every_length_arrive_whole_or_cut_and_flagged() {
-    if !privileged("paths_of_every_length_arrive_whole_or_cut_and_flagged") {
-        return;
-    }
-    for env in ARG_SOURCES {
-        path_length_checks(env);
-    }
+    with_each_arg_source(
+        "paths_of_every_length_arrive_whole_or_cut_and_flagged",
+        path_length_checks,
+    );
 }
 
 fn path_length_checks(env: &[(&str, &str)]) {

@@ -423,6 +423,20 @@ fn bump(w: &Wake) {
     }
 }
 
+/// A ring-buffer record the size of `T`, to fill in place and then submit
+/// or discard once; None when the ring is full, counted as a drop.
+#[inline(always)]
+fn reserve<T>() -> Option<*mut T> {
+    let size = core::mem::size_of::<T>() as u64;
+    // SAFETY: reserving a fixed-size record in our own ring buffer map.
+    let p = unsafe { bpf_ringbuf_reserve(&EVENTS as *const _ as *mut _, size, 0) } as *mut T;
+    if p.is_null() {
+        count(counter::DROP_RING_FULL);
+        return None;
+    }
+    Some(p)
+}
+
 /// A record that is its header alone, written straight into the ring buffer
 /// (no scratch copy).
 #[inline(always)]
@@ -438,13 +452,9 @@ fn header_record(
     ns: NsIds,
 ) {
     let wake = sent_and_wakeup(cfg);
-    // SAFETY: reserving a header-sized record in our own ring buffer map.
-    let p = unsafe { bpf_ringbuf_reserve(&EVENTS as *const _ as *mut _, HEADER_SIZE as u64, 0) }
-        as *mut EventHeader;
-    if p.is_null() {
-        count(counter::DROP_RING_FULL);
+    let Some(p) = reserve::<EventHeader>() else {
         return;
-    }
+    };
     // SAFETY: p is a reserved, exclusively ours, HEADER_SIZE-byte record.
     let hdr = unsafe { &mut *p };
     fill_header(cfg, hdr, kind, nr, args, res, ids, ns);
@@ -503,13 +513,9 @@ pub fn string_floor(plan: &SyscallPlan, args: &[u64; 6]) {
     let Some((_, src)) = one_str(plan, args) else {
         return;
     };
-    let size = core::mem::size_of::<StrRecord>() as u64;
-    // SAFETY: reserving a fixed-size record in our own ring buffer map.
-    let p = unsafe { bpf_ringbuf_reserve(&EVENTS as *const _ as *mut _, size, 0) } as *mut StrRecord;
-    if p.is_null() {
-        count(counter::DROP_RING_FULL);
+    let Some(p) = reserve::<StrRecord>() else {
         return;
-    }
+    };
     // SAFETY: p is a reserved, exclusively ours, StrRecord-sized record,
     // submitted once without waking anyone.
     unsafe {
@@ -540,13 +546,10 @@ fn str_record(
         return false;
     };
     let wake = sent_and_wakeup(cfg);
-    let size = core::mem::size_of::<StrRecord>() as u64;
-    // SAFETY: reserving a fixed-size record in our own ring buffer map.
-    let p = unsafe { bpf_ringbuf_reserve(&EVENTS as *const _ as *mut _, size, 0) } as *mut StrRecord;
-    if p.is_null() {
-        count(counter::DROP_RING_FULL);
+    let Some(p) = reserve::<StrRecord>() else {
+        // The event is lost, and counted: not one for the scratch path.
         return true;
-    }
+    };
     // SAFETY: p is a reserved, exclusively ours, StrRecord-sized record.
     let rec = unsafe { &mut *p };
     fill_header(cfg, &mut rec.hdr, kind::SYSCALL, nr, args, res, ids, ns);
